@@ -1,0 +1,47 @@
+# crm-mart. A newcomer needs two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export CRM_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(CRM_DATA_DIR)/dagster_home
+export PYTHONPATH := $(CURDIR)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo test lint dagster sample-shop clean
+
+## setup: create .venv if missing and install the pinned dependencies (requirements.lock)
+setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp $< $@
+
+## demo: generate the sample shop, materialize every asset, print where everything is
+demo: setup
+	$(BIN)/python -m dagster_project.demo
+
+## test: lint, then the whole test suite
+test: setup lint
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check dagster_project tests
+	$(BIN)/ruff format --check dagster_project tests
+
+## dagster: the Dagster UI on http://127.0.0.1:3000 (workspace.yaml)
+dagster: setup
+	$(BIN)/dagster dev -w workspace.yaml
+
+## sample-shop: regenerate the landing zone, e.g. make sample-shop ARGS="--scale small --format parquet"
+sample-shop: setup
+	$(BIN)/python -m dagster_project.sample_shop $(ARGS)
+
+## clean: remove everything the pipeline wrote (the data folder), keep .venv
+clean:
+	rm -rf "$(CRM_DATA_DIR)" dbt/target dbt/logs

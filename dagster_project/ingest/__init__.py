@@ -1,0 +1,1 @@
+"""Landing files -> raw DuckDB tables: daily partitioned assets, the contract, the quarantine."""

@@ -1,0 +1,184 @@
+"""The raw data contract (shared/spec/data-contract.md) as data: entities, columns, types, rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Column kinds the loader knows how to parse and check.
+STRING, INT, DECIMAL, BOOL, DATE, TIMESTAMP, ENUM, CURRENCY = (
+    "string",
+    "int",
+    "decimal",
+    "bool",
+    "date",
+    "timestamp",
+    "enum",
+    "currency",
+)
+
+# Accepted spellings of booleans (compared lower-cased).
+TRUE_WORDS = ("true", "t", "1", "yes", "y")
+FALSE_WORDS = ("false", "f", "0", "no", "n")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = STRING
+    required: bool = False
+    values: tuple[str, ...] = ()  # accepted values of an enum
+    upper: bool = False  # enums compared upper-cased (gender F/M/U) instead of lower-cased
+    min: float | None = None  # smallest accepted value, inclusive
+    max: float | None = None  # largest accepted value, inclusive
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across columns: rows where `bad_when` (SQL on typed columns) holds are quarantined."""
+
+    bad_when: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    rules: tuple[RowRule, ...] = ()
+    optional: bool = False  # a shop may deliver no files for it at all
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+ORDER_STATUSES = (
+    "created",
+    "paid",
+    "shipped",
+    "completed",
+    "cancelled",
+    "refunded",
+    "partially_refunded",
+)
+ORDER_CHANNELS = ("web", "app", "mini_program", "store", "marketplace")
+PROMOTION_TYPES = ("none", "coupon", "flash_sale", "group_buy")
+EVENT_TYPES = (
+    "page_view",
+    "product_view",
+    "search",
+    "favorite",
+    "add_to_cart",
+    "remove_from_cart",
+    "inquiry",
+    "checkout_start",
+    "login",
+    "signup",
+    "review",
+)
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in (
+        Entity(
+            "customers",
+            "Customer profile snapshots; the newest updated_at per customer wins, history is kept.",
+            (
+                Column("customer_id", required=True),
+                Column("email"),
+                Column("phone"),
+                Column("gender", ENUM, values=("F", "M", "U"), upper=True),
+                Column("birth_date", DATE),
+                Column("country"),
+                Column("province"),
+                Column("city"),
+                Column("city_tier", INT, min=1, max=5),
+                Column("registered_at", TIMESTAMP, required=True),
+                Column("acquisition_channel"),
+                Column("email_opt_in", BOOL),
+                Column("sms_opt_in", BOOL),
+                Column("push_opt_in", BOOL),
+                Column("updated_at", TIMESTAMP, required=True),
+            ),
+        ),
+        Entity(
+            "orders",
+            "One row per order version; the newest updated_at per order wins.",
+            (
+                Column("order_id", required=True),
+                Column("customer_id"),
+                Column("status", ENUM, required=True, values=ORDER_STATUSES),
+                Column("created_at", TIMESTAMP, required=True),
+                Column("paid_at", TIMESTAMP),
+                Column("currency", CURRENCY, required=True),
+                Column("order_total", DECIMAL, required=True, min=0),
+                Column("discount_total", DECIMAL, min=0),
+                Column("shipping_total", DECIMAL, min=0),
+                Column("refund_total", DECIMAL, min=0),
+                Column("channel", ENUM, values=ORDER_CHANNELS),
+                Column("promotion_type", ENUM, values=PROMOTION_TYPES),
+                Column("updated_at", TIMESTAMP, required=True),
+            ),
+            rules=(RowRule("refund_total > order_total", "refund_total above order_total"),),
+        ),
+        Entity(
+            "order_items",
+            "Order lines, keyed by order_id and line_number.",
+            (
+                Column("order_id", required=True),
+                Column("line_number", INT, required=True, min=1),
+                Column("sku", required=True),
+                Column("category", required=True),
+                Column("product_name"),
+                Column("quantity", INT, required=True, min=1),
+                Column("unit_price", DECIMAL, required=True, min=0),
+                Column("line_total", DECIMAL, required=True, min=0),
+            ),
+        ),
+        Entity(
+            "sessions",
+            "Web and app visits.",
+            (
+                Column("session_id", required=True),
+                Column("anonymous_id", required=True),
+                Column("customer_id"),
+                Column("started_at", TIMESTAMP, required=True),
+                Column("ended_at", TIMESTAMP),
+                Column("channel"),
+                Column("utm_source"),
+                Column("utm_medium"),
+                Column("utm_campaign"),
+                Column("device_type"),
+                Column("landing_page"),
+            ),
+        ),
+        Entity(
+            "events",
+            "What happened inside sessions.",
+            (
+                Column("event_id", required=True),
+                Column("session_id", required=True),
+                Column("anonymous_id", required=True),
+                Column("customer_id"),
+                Column("event_type", ENUM, required=True, values=EVENT_TYPES),
+                Column("occurred_at", TIMESTAMP, required=True),
+                Column("sku"),
+                Column("category"),
+                Column("search_query"),
+                Column("order_id"),
+            ),
+        ),
+        Entity(
+            "marketing_spend",
+            "Marketing spend per acquisition channel and day, for CAC and LTV/CAC.",
+            (
+                Column("date", DATE, required=True),
+                Column("channel", required=True),
+                Column("spend", DECIMAL, required=True, min=0),
+                Column("currency", CURRENCY, required=True),
+            ),
+            optional=True,
+        ),
+    )
+}

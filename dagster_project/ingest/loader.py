@@ -1,0 +1,542 @@
+"""Loads landing files into DuckDB raw tables, enforcing the contract: rows load or are quarantined.
+
+One call loads every new file of one entity for a set of partition days. DuckDB's own
+readers parse whole batches of files at once; Python only lists files, reads headers and
+writes the SQL. A per-file ledger (sha256, rows read / loaded / quarantined) makes every
+load idempotent: a file already loaded is skipped, the same content delivered under
+another name loads once, and a file replaced in place replaces its rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from dagster_project.ingest.contract import (
+    BOOL,
+    CURRENCY,
+    DATE,
+    DECIMAL,
+    ENUM,
+    FALSE_WORDS,
+    INT,
+    TIMESTAMP,
+    TRUE_WORDS,
+    Column,
+    Entity,
+)
+from dagster_project.settings import Settings
+
+RAW_SCHEMA = "raw"
+SUFFIXES = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".jsonl.gz": "jsonl",
+}
+SQL_TYPES = {
+    INT: "bigint",
+    DECIMAL: "decimal(18, 2)",
+    BOOL: "boolean",
+    DATE: "date",
+    TIMESTAMP: "timestamp",
+}
+
+
+class FileError(Exception):
+    """A landing file that cannot be loaded at all; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    rel_path: str  # relative to CRM_DATA_DIR, as errors and the ledger show it
+    partition_date: date
+    fmt: str
+    size: int
+    sha256: str
+    header: tuple[str, ...] = ()  # a CSV's column names, read from its first line
+
+
+@dataclass
+class LoadReport:
+    entity: str
+    files_loaded: int = 0
+    files_already_loaded: int = 0
+    files_duplicate: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+    quarantine_reasons: Counter[str] = field(default_factory=Counter)
+
+    def failure_message(self) -> str:
+        lines = [f"{path}: {reason}" for path, reason in self.failures]
+        return (
+            f"{len(self.failures)} {self.entity} file(s) could not be loaded; the other files of "
+            "the partition are loaded. Fix or replace these files and run the partition "
+            "again:\n" + "\n".join(lines)
+        )
+
+
+def q(identifier: str) -> str:
+    """Quote a SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """Quote a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+# --- tables -----------------------------------------------------------------
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    conn.execute(f"create schema if not exists {RAW_SCHEMA}")
+    cols = ", ".join(f"{q(c.name)} {SQL_TYPES.get(c.kind, 'varchar')}" for c in entity.columns)
+    conn.execute(
+        f"create table if not exists {RAW_SCHEMA}.{entity.name} ({cols}, "
+        "_source_file varchar, _row_number bigint, _partition_date date, _loaded_at timestamp)"
+    )
+    for c in entity.columns:  # a contract that grew an optional column
+        conn.execute(
+            f"alter table {RAW_SCHEMA}.{entity.name} add column if not exists "
+            f"{q(c.name)} {SQL_TYPES.get(c.kind, 'varchar')}"
+        )
+    conn.execute(
+        f"create table if not exists {RAW_SCHEMA}.quarantine (entity varchar, "
+        "partition_date date, source_file varchar, row_number bigint, reason varchar, "
+        "payload varchar, quarantined_at timestamp)"
+    )
+    conn.execute(
+        f"create table if not exists {RAW_SCHEMA}.file_ledger (entity varchar, "
+        "source_file varchar, partition_date date, sha256 varchar, size_bytes bigint, "
+        "status varchar, duplicate_of varchar, rows_read bigint, rows_loaded bigint, "
+        "rows_quarantined bigint, loaded_at timestamp)"
+    )
+
+
+# --- files ------------------------------------------------------------------
+
+
+def file_format(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix, fmt in SUFFIXES.items():
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_landing_files(
+    settings: Settings, entity: Entity, days: list[date], report: LoadReport
+) -> list[LandingFile]:
+    """The files of these partition days, sorted; files of an unknown type are failures."""
+    files = []
+    for day in sorted(days):
+        folder = settings.landing_dir / entity.name / f"dt={day.isoformat()}"
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            # hidden and underscore files are markers or files still being written
+            if not path.is_file() or path.name.startswith((".", "_")):
+                continue
+            rel = path.relative_to(settings.data_dir).as_posix()
+            fmt = file_format(path)
+            if fmt is None:
+                report.failures.append(
+                    (rel, "unsupported file type; use .csv, .csv.gz, .parquet, .jsonl or .jsonl.gz")
+                )
+                continue
+            files.append(LandingFile(path, rel, day, fmt, path.stat().st_size, sha256_of(path)))
+    return files
+
+
+def header_of(file: LandingFile) -> list[str]:
+    """Column names of a file, read cheaply; raises FileError when it cannot be read."""
+    try:
+        if file.fmt == "parquet":
+            return list(pq.read_schema(file.path).names)
+        opener = gzip.open if file.path.name.lower().endswith(".gz") else open
+        with opener(file.path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            if file.fmt == "csv":
+                line = text.readline()
+                if not line.strip():
+                    raise FileError("empty file: a header row is required")
+                return next(csv.reader([line]))
+            for line in text:  # jsonl: keys of the first record
+                if line.strip():
+                    record = json.loads(line)
+                    if not isinstance(record, dict):
+                        raise FileError("each line must be a JSON object")
+                    return list(record)
+            return []
+    except FileError:
+        raise
+    except UnicodeDecodeError:
+        raise FileError("not UTF-8 text (binary or another encoding)") from None
+    except (OSError, ValueError, EOFError) as exc:  # truncated gzip/parquet, bad JSON
+        raise FileError(f"cannot be read as {file.fmt}: {exc}") from None
+
+
+def check_header(file: LandingFile, entity: Entity) -> tuple[str, ...]:
+    """The file's column names; raises FileError if a required column is missing."""
+    names = header_of(file)
+    lowered = [n.strip().lower() for n in names]
+    if file.fmt == "csv" and len(names) == 1 and any(s in names[0] for s in ";\t|"):
+        raise FileError("wrong delimiter: the header has no commas; files must be comma-separated")
+    repeated = sorted({n for n in lowered if lowered.count(n) > 1})
+    if repeated:
+        raise FileError(f"column(s) {', '.join(repeated)} appear more than once in the header")
+    missing = [c for c in entity.required_columns if c not in lowered]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        raise FileError(f"missing required column{plural} " + ", ".join(f"'{m}'" for m in missing))
+    return tuple(names)
+
+
+# --- SQL --------------------------------------------------------------------
+
+
+def reader_sql(fmt: str, paths: list[str], header: tuple[str, ...] = ()) -> str:
+    """DuckDB reader over files of one format (CSV: of one header, read without sniffing)."""
+    files = "[" + ", ".join(lit(p) for p in paths) + "]"
+    common = "filename = '__file', hive_partitioning = false"
+    if fmt == "csv":
+        # The sniffer could take a long row for the header and return nothing: never guess.
+        columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in header) + "}"
+        return (
+            f"read_csv({files}, auto_detect = false, columns = {columns}, header = true, "
+            "delim = ',', quote = '\"', escape = '\"', encoding = 'utf-8', strict_mode = true, "
+            f"{common})"
+        )
+    if fmt == "parquet":
+        return f"read_parquet({files}, union_by_name = true, {common})"
+    return (
+        f"read_json({files}, format = 'newline_delimited', union_by_name = true, "
+        f"sample_size = -1, {common})"
+    )
+
+
+def typed_sql(c: Column, raw: str) -> str:
+    if c.kind == ENUM:
+        norm = f"upper({raw})" if c.upper else f"lower({raw})"
+        values = ", ".join(lit(v) for v in c.values)
+        return f"case when {norm} in ({values}) then {norm} end"
+    if c.kind == CURRENCY:
+        return f"case when regexp_full_match(upper({raw}), '[A-Z]{{3}}') then upper({raw}) end"
+    if c.kind == BOOL:
+        t = ", ".join(lit(w) for w in TRUE_WORDS)
+        f = ", ".join(lit(w) for w in FALSE_WORDS)
+        return (
+            f"case when lower({raw}) in ({t}) then true when lower({raw}) in ({f}) then false end"
+        )
+    if c.kind == TIMESTAMP:
+        # The session time zone is the store's: a value without an offset is store time.
+        return f"timezone('UTC', try_cast({raw} as timestamptz))"
+    if c.kind in SQL_TYPES:
+        return f"try_cast({raw} as {SQL_TYPES[c.kind]})"
+    return raw
+
+
+def reasons_sql(entity: Entity, settings: Settings, now_utc: datetime) -> str:
+    """One SQL expression: the '; '-joined reasons a row breaks the contract ('' when none)."""
+    future_limit = now_utc + timedelta(hours=settings.future_tolerance_hours)
+    parts = []
+    for c in entity.columns:
+        raw, typed, name = q(c.name + "__raw"), q(c.name), c.name
+        shown = f"left({raw}, 60)"
+        if c.required:
+            parts.append(f"case when {raw} is null then 'missing required value for {name}' end")
+        if c.kind == ENUM:
+            expected = ", ".join(c.values)
+            parts.append(
+                f"case when {raw} is not null and {typed} is null then "
+                f"'unknown {name} (expected one of: {expected}): ''' || {shown} || '''' end"
+            )
+        elif c.kind != "string":
+            parts.append(
+                f"case when {raw} is not null and {typed} is null then "
+                f"'unparsable {c.kind} in {name}: ''' || {shown} || '''' end"
+            )
+        if c.kind == CURRENCY:
+            cur = settings.reporting_currency
+            parts.append(
+                f"case when {typed} <> {lit(cur)} then '{name} is not the reporting currency {cur} "
+                f"(no FX table is configured): ''' || {typed} || '''' end"
+            )
+        if c.min is not None:
+            parts.append(
+                f"case when {typed} < {c.min:g} then '{name} is below {c.min:g}: ''' || {shown} "
+                "|| '''' end"
+            )
+        if c.max is not None:
+            parts.append(
+                f"case when {typed} > {c.max:g} then '{name} is above {c.max:g}: ''' || {shown} "
+                "|| '''' end"
+            )
+        if c.kind == TIMESTAMP:
+            hours = settings.future_tolerance_hours
+            parts.append(
+                f"case when {typed} > timestamp '{future_limit:%Y-%m-%d %H:%M:%S}' then "
+                f"'{name} is more than {hours} hours in the future: ''' || {shown} || '''' end"
+            )
+    for rule in entity.rules:
+        parts.append(f"case when {rule.bad_when} then {lit(rule.reason)} end")
+    return "concat_ws('; ', " + ", ".join(parts) + ")"
+
+
+# --- loading ----------------------------------------------------------------
+
+
+def _load_batch(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entity: Entity,
+    files: list[LandingFile],
+    now_utc: datetime,
+    report: LoadReport,
+) -> None:
+    """Read, check and insert one batch of same-format files in one transaction."""
+    fmt = files[0].fmt
+    conn.execute("drop table if exists __src")
+    conn.execute(
+        "create temp table __src as select * from "
+        + reader_sql(fmt, [str(f.path) for f in files], files[0].header)
+    )
+    present = {
+        name.strip().lower(): name
+        for (name,) in conn.execute(
+            "select column_name from (describe __src) where column_name <> '__file'"
+        ).fetchall()
+    }
+    raw_cols = ", ".join(
+        (
+            f"nullif(trim(cast({q(present[c.name])} as varchar)), '')"
+            if c.name in present
+            else "cast(null as varchar)"
+        )
+        + f" as {q(c.name + '__raw')}"
+        for c in entity.columns
+    )
+    typed_cols = ", ".join(
+        f"{typed_sql(c, q(c.name + '__raw'))} as {q(c.name)}" for c in entity.columns
+    )
+    conn.execute("drop table if exists __checked")
+    conn.execute(
+        f"""
+        create temp table __checked as
+        with numbered as (
+            select rowid as __rowid, __file,
+                row_number() over (partition by __file order by rowid) as __row,
+                {raw_cols}
+            from __src
+        ),
+        typed as (select *, {typed_cols} from numbered)
+        select *, {reasons_sql(entity, settings, now_utc)} as __reasons from typed
+        """
+    )
+    conn.execute("drop table if exists __files")
+    conn.execute(
+        "create temp table __files (path varchar, rel_path varchar, partition_date date, "
+        "sha256 varchar, size_bytes bigint)"
+    )
+    conn.executemany(
+        "insert into __files values (?, ?, ?, ?, ?)",
+        [(str(f.path), f.rel_path, f.partition_date, f.sha256, f.size) for f in files],
+    )
+    now = now_utc.replace(tzinfo=None)
+    columns = ", ".join(q(c.name) for c in entity.columns)
+    payload = ", ".join(f"{q(orig)} := s.{q(orig)}" for orig in present.values())
+    table = f"{RAW_SCHEMA}.{entity.name}"
+    conn.execute("begin transaction")
+    try:
+        for f in files:  # a file replaced in place: its old rows go, its new rows come
+            conn.execute(f"delete from {table} where _source_file = ?", [f.rel_path])
+            for t in ("quarantine", "file_ledger"):
+                conn.execute(
+                    f"delete from {RAW_SCHEMA}.{t} where entity = ? and source_file = ?",
+                    [entity.name, f.rel_path],
+                )
+        conn.execute(
+            f"""
+            insert into {table} ({columns}, _source_file, _row_number, _partition_date, _loaded_at)
+            select {", ".join("c." + q(c.name) for c in entity.columns)},
+                f.rel_path, c.__row, f.partition_date, ?
+            from __checked as c join __files as f on f.path = c.__file
+            where c.__reasons = ''
+            """,
+            [now],
+        )
+        conn.execute(
+            f"""
+            insert into {RAW_SCHEMA}.quarantine
+            select {lit(entity.name)}, f.partition_date, f.rel_path, c.__row, c.__reasons,
+                to_json(struct_pack({payload})), ?
+            from __checked as c
+            join __src as s on s.rowid = c.__rowid
+            join __files as f on f.path = c.__file
+            where c.__reasons <> ''
+            """,
+            [now],
+        )
+        conn.execute(
+            f"""
+            insert into {RAW_SCHEMA}.file_ledger
+            select {lit(entity.name)}, f.rel_path, f.partition_date, f.sha256, f.size_bytes,
+                'loaded', null, coalesce(n.read, 0), coalesce(n.loaded, 0),
+                coalesce(n.quarantined, 0), ?
+            from __files as f
+            left join (
+                select __file, count(*) as read,
+                    count(*) filter (where __reasons = '') as loaded,
+                    count(*) filter (where __reasons <> '') as quarantined
+                from __checked group by __file
+            ) as n on n.__file = f.path
+            """,
+            [now],
+        )
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    read, loaded = conn.execute(
+        "select count(*), count(*) filter (where __reasons = '') from __checked"
+    ).fetchone()
+    report.files_loaded += len(files)
+    report.rows_read += read
+    report.rows_loaded += loaded
+    report.rows_quarantined += read - loaded
+    for reason, n in conn.execute(
+        "select __reasons, count(*) from __checked where __reasons <> '' group by 1"
+    ).fetchall():
+        for part in reason.split("; "):
+            report.quarantine_reasons[part.split(": '")[0]] += n
+    for t in ("__src", "__checked", "__files"):
+        conn.execute(f"drop table if exists {t}")
+
+
+def _batches(files: list[LandingFile], max_bytes: int) -> list[list[LandingFile]]:
+    """Files read together: same format and header, about max_bytes at most."""
+    batches: list[list[LandingFile]] = []
+    for kind in sorted({(f.fmt, f.header) for f in files}):
+        batch: list[LandingFile] = []
+        size = 0
+        for f in (f for f in files if (f.fmt, f.header) == kind):
+            if batch and size + f.size > max_bytes:
+                batches.append(batch)
+                batch, size = [], 0
+            batch.append(f)
+            size += f.size
+        if batch:
+            batches.append(batch)
+    return batches
+
+
+def _reason(exc: Exception) -> str:
+    """DuckDB's words on an unreadable file, without its tuning advice or the row's content."""
+    lines = []
+    for line in str(exc).strip().splitlines():
+        if line.startswith("Possible fixes") or not line.strip():
+            break
+        if not line.startswith("Original Line"):
+            lines.append(line.removeprefix("Invalid Input Error: ").strip())
+    return "cannot be read: " + ("; ".join(lines) or type(exc).__name__)
+
+
+def load_partitions(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entity: Entity,
+    days: list[date],
+    now_utc: datetime | None = None,
+) -> LoadReport:
+    """Load every new landing file of `entity` for these partition days.
+
+    Never raises for a bad file: failures are in the report, after every good file is loaded.
+    """
+    now_utc = now_utc or datetime.now(UTC)
+    report = LoadReport(entity.name)
+    conn.execute(f"set TimeZone = {lit(settings.store_timezone)}")
+    ensure_tables(conn, entity)
+    ledger = conn.execute(
+        f"select source_file, sha256, status from {RAW_SCHEMA}.file_ledger where entity = ?",
+        [entity.name],
+    ).fetchall()
+    by_path = {path: sha for path, sha, _ in ledger}
+    loaded_shas = {sha: path for path, sha, status in ledger if status == "loaded"}
+    to_load: list[LandingFile] = []
+    for f in list_landing_files(settings, entity, days, report):
+        if by_path.get(f.rel_path) == f.sha256:
+            report.files_already_loaded += 1
+            continue
+        original = loaded_shas.get(f.sha256)
+        if original is not None and original != f.rel_path:
+            _record_duplicate(conn, entity, f, original, now_utc)
+            report.files_duplicate += 1
+            continue
+        try:
+            header = check_header(f, entity)
+        except FileError as exc:
+            report.failures.append((f.rel_path, str(exc)))
+            continue
+        loaded_shas[f.sha256] = f.rel_path
+        to_load.append(replace(f, header=header if f.fmt == "csv" else ()))
+    for batch in _batches(to_load, settings.ingest_batch_bytes):
+        try:
+            _load_batch(conn, settings, entity, batch, now_utc, report)
+        except duckdb.Error as exc:
+            if len(batch) == 1:
+                report.failures.append((batch[0].rel_path, _reason(exc)))
+                continue
+            for f in batch:  # isolate the unreadable file(s); load the rest
+                try:
+                    _load_batch(conn, settings, entity, [f], now_utc, report)
+                except duckdb.Error as one_exc:
+                    report.failures.append((f.rel_path, _reason(one_exc)))
+    return report
+
+
+def _record_duplicate(
+    conn: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    f: LandingFile,
+    original: str,
+    now_utc: datetime,
+) -> None:
+    conn.execute(
+        f"delete from {RAW_SCHEMA}.file_ledger where entity = ? and source_file = ?",
+        [entity.name, f.rel_path],
+    )
+    conn.execute(
+        f"insert into {RAW_SCHEMA}.file_ledger values (?, ?, ?, ?, ?, 'duplicate', ?, 0, 0, 0, ?)",
+        [
+            entity.name,
+            f.rel_path,
+            f.partition_date,
+            f.sha256,
+            f.size,
+            original,
+            now_utc.replace(tzinfo=None),
+        ],
+    )

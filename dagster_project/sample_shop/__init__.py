@@ -1,0 +1,1 @@
+"""The sample shop: a realistic, seeded online shop written into the landing zone."""

@@ -1,0 +1,3 @@
+from dagster_project.sample_shop.cli import main
+
+main()

@@ -1,0 +1,785 @@
+"""Generates a realistic online shop into the landing zone, deterministic for a seed.
+
+Customers follow a buy-till-you-die process (BG/NBD): each has a purchase rate drawn
+from a Gamma distribution and, after every purchase, drops out with a probability drawn
+from a Beta distribution; deal lovers drop out faster. Purchases run on a seasonal clock
+(weekends, 6.18, 11.11, 12.12, year end). Around the purchases come failed and refunded
+orders, late status updates, guest checkouts, browsing sessions, prospects who never buy,
+anonymous visitors, profile updates (unsubscribes among them) and marketing spend.
+
+numpy generates customers in fixed-size chunks into staging Parquet files; DuckDB then
+formats ids and timestamps and writes the hive-partitioned landing files (dt=YYYY-MM-DD),
+so memory stays bounded at any scale.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CHUNK_CUSTOMERS = 100_000  # fixed, so the output depends only on the seed and the size
+ID_BLOCK = 10**8  # ids are chunk * ID_BLOCK + running number
+SCALES = {  # customers; each brings about 3.7 order rows and 22 events
+    "tiny": 800,
+    "demo": 20_000,
+    "small": 27_000,  # about 100k order rows
+    "medium": 270_000,  # about 1M order rows, 6M events
+    "large": 2_700_000,  # about 10M order rows, 60M events
+}
+CATEGORIES = (
+    "apparel",
+    "beauty",
+    "electronics",
+    "home",
+    "food",
+    "baby",
+    "sports",
+    "books",
+)
+CATEGORY_PRICE = np.array([1.0, 0.8, 2.2, 1.2, 0.5, 0.9, 1.1, 0.4])
+ORDER_CHANNELS = ("web", "app", "mini_program", "store", "marketplace")
+ORDER_CHANNEL_P = np.array([0.28, 0.37, 0.2, 0.05, 0.1])
+ACQ_CHANNELS = ("search", "social", "referral", "marketplace", "organic")
+ACQ_CHANNEL_P = np.array([0.3, 0.25, 0.1, 0.15, 0.2])
+ACQ_CAC = np.array([120.0, 90.0, 40.0, 70.0, 0.0])  # spend per acquired customer
+PROVINCES = (  # (province, city, tier)
+    ("Beijing", "Beijing", 1),
+    ("Shanghai", "Shanghai", 1),
+    ("Guangdong", "Guangzhou", 1),
+    ("Guangdong", "Shenzhen", 1),
+    ("Zhejiang", "Hangzhou", 2),
+    ("Sichuan", "Chengdu", 2),
+    ("Hubei", "Wuhan", 2),
+    ("Jiangsu", "Suzhou", 2),
+    ("Shandong", "Weifang", 3),
+    ("Hunan", "Yueyang", 3),
+    ("Henan", "Luoyang", 3),
+    ("Guangxi", "Guilin", 4),
+    ("Yunnan", "Dali", 4),
+    ("Gansu", "Tianshui", 5),
+)
+HOUR_P = np.array(
+    [2, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 6, 5, 5, 5, 6, 7, 9, 11, 12, 10, 5], dtype=float
+)
+HOUR_P /= HOUR_P.sum()
+# event type codes in the staging files, mapped to names when the landing files are written
+EVENT_TYPES = (
+    "page_view",
+    "product_view",
+    "search",
+    "favorite",
+    "add_to_cart",
+    "remove_from_cart",
+    "inquiry",
+    "checkout_start",
+    "login",
+    "signup",
+    "review",
+)
+EV = {name: i for i, name in enumerate(EVENT_TYPES)}
+STATUSES = (
+    "created",
+    "paid",
+    "shipped",
+    "completed",
+    "cancelled",
+    "refunded",
+    "partially_refunded",
+)
+ST = {name: i for i, name in enumerate(STATUSES)}
+PROMOS = ("none", "coupon", "flash_sale", "group_buy")
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    customers: int = SCALES["demo"]
+    start: date = date(2024, 11, 1)
+    days: int = 730
+    seed: int = 42
+    fmt: str = "csv"  # csv | parquet
+    bad_row_share: float = 0.0  # share of rows broken against the contract, per entity
+    bad_files: bool = False  # also write unreadable files on the last day
+    store_timezone: str = "Asia/Shanghai"
+
+    @property
+    def end(self) -> date:
+        """The last day with data."""
+        return self.start + timedelta(days=self.days - 1)
+
+
+# --- the calendar -----------------------------------------------------------
+
+
+def day_weights(start: date, days: int) -> np.ndarray:
+    """Relative shopping intensity of each day: weekdays, sale peaks, year end."""
+    weekday = np.array([0.93, 0.95, 0.97, 1.0, 1.06, 1.13, 1.1])
+    w = np.empty(days)
+    for i in range(days):
+        d = start + timedelta(days=i)
+        f = weekday[d.weekday()]
+        md = (d.month, d.day)
+        if md == (11, 11):
+            f *= 4.5
+        elif md in ((11, 10), (11, 12)):
+            f *= 1.7
+        elif d.month == 11 and d.day < 10:
+            f *= 1.2
+        elif md == (6, 18):
+            f *= 3.0
+        elif md in ((6, 17), (6, 19)):
+            f *= 1.4
+        elif md == (12, 12):
+            f *= 2.0
+        elif d.month == 12 and d.day >= 20:
+            f *= 1.25
+        w[i] = f
+    return w
+
+
+class Clock:
+    """Maps calendar days to 'operational time', in which purchases arrive at a constant rate."""
+
+    def __init__(self, weights: np.ndarray):
+        self.w = weights / weights.mean()
+        self.cum = np.concatenate([[0.0], np.cumsum(self.w)])
+
+    def to_ops(self, t: np.ndarray) -> np.ndarray:
+        day = np.clip(np.floor(t).astype(np.int64), 0, len(self.w) - 1)
+        return self.cum[day] + (t - day) * self.w[day]
+
+    def from_ops(self, o: np.ndarray) -> np.ndarray:
+        day = np.clip(np.searchsorted(self.cum, o, side="right") - 1, 0, len(self.w) - 1)
+        return day + (o - self.cum[day]) / self.w[day]
+
+
+def with_hour(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+    """Keep each time's day, give it a realistic time of day (evenings peak)."""
+    hours = rng.choice(24, size=len(t), p=HOUR_P)
+    return np.floor(t) + (hours + rng.random(len(t))) / 24.0
+
+
+# --- one chunk of customers ---------------------------------------------------
+
+
+def _table(**cols: np.ndarray) -> pa.Table:
+    return pa.table({k: pa.array(v) for k, v in cols.items()})
+
+
+def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[str, pa.Table]:
+    """All rows for customers [chunk*CHUNK, chunk*CHUNK+n); times are float days since start."""
+    rng = np.random.default_rng([cfg.seed, chunk])
+    days = float(cfg.days)
+    base = chunk * ID_BLOCK
+
+    def glob(local: np.ndarray) -> np.ndarray:
+        """The chunk's customer index as the shop-wide customer number (-1 stays: none)."""
+        return np.where(local >= 0, local + chunk * CHUNK_CUSTOMERS, -1)
+
+    # who they are
+    growth = (0.6 + 0.8 * np.arange(cfg.days) / cfg.days) * np.sqrt(clock.w)
+    reg = with_hour(rng, rng.choice(cfg.days, size=n, p=growth / growth.sum()).astype(float))
+    dealer = rng.random(n) < 0.3
+    will_buy = rng.random(n) < 0.72
+    lam = rng.gamma(0.75, 1 / 26.0, size=n)  # purchases per (operational) day while alive
+    p_drop = np.where(dealer, rng.beta(1.4, 1.6, n), rng.beta(0.9, 2.8, n))
+    spend = rng.lognormal(np.log(150), 0.55, n) * np.where(dealer, 0.8, 1.0)
+    fav_cat = rng.integers(0, len(CATEGORIES), n)
+    pref_channel = rng.choice(len(ORDER_CHANNELS), size=n, p=ORDER_CHANNEL_P)
+    acq = rng.choice(len(ACQ_CHANNELS), size=n, p=ACQ_CHANNEL_P)
+
+    # purchases: the buy-till-you-die process on the seasonal clock
+    delay = np.where(rng.random(n) < 0.55, 0.0, rng.exponential(12.0, n))
+    t = np.where(will_buy, reg + delay, np.inf)
+    p_cust, p_time = [], []
+    alive = t < days
+    idx = np.flatnonzero(alive)
+    tt = t[idx]
+    while idx.size:
+        p_cust.append(idx)
+        p_time.append(tt)
+        stays = rng.random(idx.size) >= p_drop[idx]
+        dropped_idx, dropped_t = idx[~stays], tt[~stays]
+        # a few dropped customers come back after a long silence (reactivations)
+        back = rng.random(dropped_idx.size) < 0.06
+        bt = dropped_t[back] + rng.uniform(370, 520, back.sum())
+        keep = bt < days
+        p_cust.append(dropped_idx[back][keep])
+        p_time.append(with_hour(rng, bt[keep]))
+        idx, tt = idx[stays], tt[stays]
+        nxt = clock.from_ops(clock.to_ops(tt) + rng.exponential(1.0 / lam[idx]))
+        ok = nxt < days
+        idx, tt = idx[ok], with_hour(rng, nxt[ok])
+    pc = np.concatenate(p_cust) if p_cust else np.empty(0, np.int64)
+    pt = np.concatenate(p_time) if p_time else np.empty(0)
+
+    # failed checkouts: unpaid and cancelled orders, from buyers and from prospects
+    unpaid_c = np.concatenate(
+        [pc[rng.random(pc.size) < 0.07], np.flatnonzero(~will_buy & (rng.random(n) < 0.15))]
+    )
+    base_t = np.where(
+        will_buy[unpaid_c], np.nan, reg[unpaid_c] + rng.exponential(20.0, unpaid_c.size)
+    )
+    # an unpaid attempt of a buyer happens some days around one of their purchases
+    buyer_attempt = will_buy[unpaid_c]
+    first_t = np.full(n, np.inf)
+    np.minimum.at(first_t, pc, pt)
+    base_t[buyer_attempt] = first_t[unpaid_c[buyer_attempt]] + rng.uniform(
+        -3, 60, buyer_attempt.sum()
+    )
+    unpaid_t = with_hour(rng, np.clip(base_t, reg[unpaid_c], None))
+    keep = unpaid_t < days
+    unpaid_c, unpaid_t = unpaid_c[keep], unpaid_t[keep]
+    cancel = rng.random(unpaid_c.size) < 0.3  # the rest stay 'created', never paid
+
+    n_purch = pc.size
+    n_guest = round(n_purch * 0.04)
+    guest_t = with_hour(rng, rng.choice(cfg.days, n_guest, p=clock.w / clock.w.sum()).astype(float))
+
+    # orders: customers' purchases, then failed attempts, then guest checkouts
+    o_cust = np.concatenate([pc, unpaid_c, np.full(n_guest, -1)])
+    o_time = np.concatenate([pt, unpaid_t, guest_t])
+    n_ord = o_cust.size
+    o_id = base + np.arange(n_ord)
+    kind = np.concatenate([np.zeros(n_purch), np.where(cancel, 2, 1), np.zeros(n_guest)])
+    o_spend = np.where(o_cust >= 0, spend[np.maximum(o_cust, 0)], 150.0)
+    o_dealer = np.where(o_cust >= 0, dealer[np.maximum(o_cust, 0)], False)
+    peak = clock.w[np.clip(o_time.astype(int), 0, cfg.days - 1)] > 2
+    promo_p = np.where(o_dealer[:, None], [[0.25, 0.15, 0.35, 0.25]], [[0.77, 0.15, 0.05, 0.03]])
+    promo_p = np.where(peak[:, None], [[0.35, 0.15, 0.4, 0.1]], promo_p)
+    promo = (rng.random(n_ord)[:, None] > np.cumsum(promo_p, axis=1)).sum(axis=1)
+    channel = np.where(
+        rng.random(n_ord) < 0.7,
+        pref_channel[np.maximum(o_cust, 0)],
+        rng.choice(len(ORDER_CHANNELS), size=n_ord, p=ORDER_CHANNEL_P),
+    )
+
+    # order items: 1-6 lines splitting the subtotal
+    n_items = 1 + np.minimum(rng.poisson(0.7, n_ord), 5)
+    it_order = np.repeat(np.arange(n_ord), n_items)
+    it_line = np.arange(it_order.size) - np.repeat(np.cumsum(n_items) - n_items, n_items) + 1
+    it_cat = np.where(
+        rng.random(it_order.size) < 0.6,
+        fav_cat[np.maximum(o_cust[it_order], 0)],
+        rng.integers(0, len(CATEGORIES), it_order.size),
+    )
+    share = rng.gamma(1.0, 1.0, it_order.size)
+    share /= np.bincount(it_order, weights=share, minlength=n_ord)[it_order]
+    target = o_spend * rng.gamma(6.0, 1 / 6.0, n_ord)
+    qty = rng.choice([1, 2, 3], size=it_order.size, p=[0.75, 0.2, 0.05])
+    unit = np.maximum(np.round(target[it_order] * share * CATEGORY_PRICE[it_cat] / qty, 2), 1.0)
+    line_total = np.round(unit * qty, 2)
+    subtotal = np.bincount(it_order, weights=line_total, minlength=n_ord)
+    disc_rate = np.select(
+        [promo == 1, promo == 2, promo == 3],
+        [
+            rng.uniform(0.05, 0.15, n_ord),
+            rng.uniform(0.2, 0.4, n_ord),
+            rng.uniform(0.15, 0.3, n_ord),
+        ],
+        0.0,
+    )
+    discount = np.round(subtotal * disc_rate, 2)
+    shipping = np.where(subtotal - discount >= 99, 0.0, 8.0)
+    total = np.round(subtotal - discount + shipping, 2)
+
+    # order versions: first version, then later status updates delivered on later days
+    is_purchase = kind == 0
+    paid_lag = rng.uniform(1, 15, n_ord) / 1440.0
+    r = rng.random(n_ord)
+    refund_kind = np.where(is_purchase & (r < 0.04), 1, np.where(is_purchase & (r < 0.07), 2, 0))
+    v_order, v_status, v_upd, v_refund = [], [], [], []
+
+    def version(mask: np.ndarray, status: int, at: np.ndarray, refund: np.ndarray) -> None:
+        ok = mask & (at < days)
+        v_order.append(np.flatnonzero(ok))
+        v_status.append(np.full(ok.sum(), status))
+        v_upd.append(at[ok])
+        v_refund.append(refund[ok])
+
+    zero = np.zeros(n_ord)
+    version(is_purchase, ST["paid"], o_time + paid_lag, zero)
+    version(kind > 0, ST["created"], o_time, zero)
+    version(kind == 2, ST["cancelled"], o_time + rng.uniform(0.01, 1.0, n_ord), zero)
+    done = o_time + rng.uniform(4, 8, n_ord)
+    version(
+        is_purchase & (refund_kind == 0) & (rng.random(n_ord) < 0.35), ST["completed"], done, zero
+    )
+    refund_at = o_time + rng.uniform(3, 15, n_ord)
+    version(refund_kind == 1, ST["refunded"], refund_at, total)
+    partial = np.round(total * rng.uniform(0.2, 0.6, n_ord), 2)
+    version(refund_kind == 2, ST["partially_refunded"], refund_at, partial)
+    vo = np.concatenate(v_order)
+    orders = _table(
+        order_no=o_id[vo],
+        customer_no=glob(o_cust[vo]),
+        status=np.concatenate(v_status).astype(np.int8),
+        created_at=o_time[vo],
+        paid_at=np.where(is_purchase[vo], o_time[vo] + paid_lag[vo], np.nan),
+        order_total=total[vo],
+        discount_total=discount[vo],
+        shipping_total=shipping[vo],
+        refund_total=np.concatenate(v_refund),
+        channel=channel[vo].astype(np.int8),
+        promotion_type=promo[vo].astype(np.int8),
+        updated_at=np.concatenate(v_upd),
+    )
+    items = _table(
+        order_no=o_id[it_order],
+        line_number=it_line,
+        category=it_cat.astype(np.int8),
+        sku_no=rng.integers(1000, 1400, it_order.size),
+        quantity=qty,
+        unit_price=unit,
+        line_total=line_total,
+        created_at=o_time[it_order],
+    )
+
+    # sessions: one per order, browsing around purchases, prospects, anonymous visitors
+    s_cust, s_start, s_kind = (
+        [o_cust],
+        [o_time - rng.uniform(2, 25, n_ord) / 1440.0],
+        [np.zeros(n_ord, np.int8)],
+    )
+    last_t = np.full(n, -np.inf)
+    np.maximum.at(last_t, pc, pt)
+    buyer = np.isfinite(last_t)
+    n_browse = rng.poisson(np.where(buyer, 0.3 * np.bincount(pc, minlength=n) + 0.3, 2.5))
+    bc = np.repeat(np.arange(n), n_browse)
+    lo = reg[bc]
+    hi = np.where(buyer[bc], np.minimum(last_t[bc] + 90, days), np.minimum(lo + 120, days))
+    bt = lo + rng.random(bc.size) * np.maximum(hi - lo, 0.01)
+    # prospects come back a while after registering: some are recent, some long gone
+    bt = np.where(buyer[bc], bt, lo + rng.exponential(35.0, bc.size))
+    s_cust.append(bc)
+    s_start.append(with_hour(rng, bt))
+    s_kind.append(np.where(buyer[bc], 1, np.where(rng.random(bc.size) < 0.3, 2, 1)).astype(np.int8))
+    # the visit in which they signed up
+    s_cust.append(np.arange(n))
+    s_start.append(reg - 5 / 1440.0)
+    s_kind.append(np.full(n, 3, np.int8))
+    # reviews a week or two after some purchases
+    rv = rng.random(n_purch) < 0.05
+    s_cust.append(pc[rv])
+    s_start.append(with_hour(rng, pt[rv] + rng.uniform(7, 14, rv.sum())))
+    s_kind.append(np.full(rv.sum(), 4, np.int8))
+    # anonymous visitors, some of whom later register (same device id, logged out)
+    n_anon = int(n * 0.6)
+    anon_t = with_hour(rng, rng.choice(cfg.days, n_anon, p=clock.w / clock.w.sum()).astype(float))
+    s_cust.append(np.full(n_anon, -1))
+    s_start.append(anon_t)
+    s_kind.append(np.full(n_anon, 5, np.int8))
+    pre = rng.random(n) < 0.25
+    s_cust.append(np.flatnonzero(pre))
+    s_start.append(np.maximum(reg[pre] - rng.uniform(1, 20, pre.sum()), 0.0))
+    s_kind.append(np.full(pre.sum(), 6, np.int8))
+    sc = np.concatenate(s_cust)
+    st = np.concatenate(s_start)
+    sk = np.concatenate(s_kind)
+    keep = (st >= 0) & (st < days)
+    sc, st, sk = sc[keep], st[keep], sk[keep]
+    order_of_session = np.where(np.arange(keep.size) < n_ord, np.arange(keep.size), -1)[keep]
+    ns = sc.size
+    s_id = base + np.arange(ns)
+    # a customer's device id is their number; a visitor who never logs in gets a negative one
+    anon_no = np.where(sc >= 0, glob(sc), -(base + np.arange(ns) + 1))
+    logged_in = (sc >= 0) & (sk != 6)
+
+    # events of each session
+    n_views = 1 + rng.poisson(np.where(sk == 5, 0.4, 0.6))
+    plan = []  # (session index, event type code) pairs, in time order per session
+    first = np.where(
+        sk == 3,
+        EV["signup"],
+        np.where(logged_in & (rng.random(ns) < 0.25), EV["login"], EV["page_view"]),
+    )
+    plan.append((np.arange(ns), first))
+    vs = np.repeat(np.arange(ns), n_views)
+    plan.append((vs, np.full(vs.size, EV["product_view"])))
+    browse = sk == 1
+    for code, share_ in ((EV["search"], 0.3), (EV["favorite"], 0.12), (EV["inquiry"], 0.03)):
+        m = np.flatnonzero(browse & (rng.random(ns) < share_))
+        plan.append((m, np.full(m.size, code)))
+    carts = (sk == 0) | (sk == 2) | (browse & (rng.random(ns) < 0.1))
+    m = np.flatnonzero(carts)
+    plan.append((m, np.full(m.size, EV["add_to_cart"])))
+    m = np.flatnonzero(carts & (sk != 0) & (rng.random(ns) < 0.15))
+    plan.append((m, np.full(m.size, EV["remove_from_cart"])))
+    m = np.flatnonzero((sk == 0) | ((sk == 2) & (rng.random(ns) < 0.4)))
+    plan.append((m, np.full(m.size, EV["checkout_start"])))
+    m = np.flatnonzero(sk == 4)
+    plan.append((m, np.full(m.size, EV["review"])))
+    e_sess = np.concatenate([p[0] for p in plan])
+    e_type = np.concatenate([p[1] for p in plan]).astype(np.int8)
+    order_ = np.lexsort((np.arange(e_sess.size), e_sess))
+    e_sess, e_type = e_sess[order_], e_type[order_]
+    pos = np.arange(e_sess.size) - np.searchsorted(e_sess, e_sess)
+    gaps = rng.uniform(15, 120, e_sess.size) / 86400.0
+    e_time = st[e_sess] + gaps * (pos + 1)
+    e_cat = np.where(
+        rng.random(e_sess.size) < 0.6,
+        fav_cat[np.maximum(sc[e_sess], 0)],
+        rng.integers(0, len(CATEGORIES), e_sess.size),
+    )
+    has_product = np.isin(
+        e_type,
+        [
+            EV["product_view"],
+            EV["favorite"],
+            EV["add_to_cart"],
+            EV["remove_from_cart"],
+            EV["review"],
+        ],
+    )
+    is_checkout = e_type == EV["checkout_start"]
+    e_order = np.where(is_checkout, order_of_session[e_sess], -1)
+    keep = e_time < days
+    n_ev = int(keep.sum())
+    events = _table(
+        event_no=base + np.arange(n_ev),
+        session_no=s_id[e_sess[keep]],
+        anon_no=anon_no[e_sess[keep]],
+        customer_no=np.where(logged_in[e_sess[keep]], glob(sc[e_sess[keep]]), -1),
+        event_type=e_type[keep],
+        occurred_at=e_time[keep],
+        category=np.where(has_product[keep], e_cat[keep], -1).astype(np.int8),
+        sku_no=np.where(has_product[keep], rng.integers(1000, 1400, e_sess.size)[keep], -1),
+        is_search=(e_type[keep] == EV["search"]),
+        order_no=np.where(e_order[keep] >= 0, o_id[np.maximum(e_order[keep], 0)], -1),
+    )
+    last_ev = np.full(ns, -np.inf)
+    np.maximum.at(last_ev, e_sess[keep], e_time[keep])
+    device = rng.choice(3, size=ns, p=[0.7, 0.25, 0.05])
+    sessions = _table(
+        session_no=s_id,
+        anon_no=anon_no,
+        customer_no=np.where(logged_in, glob(sc), -1),
+        started_at=st,
+        ended_at=np.where(np.isfinite(last_ev), last_ev + 30 / 86400.0, st + 60 / 86400.0),
+        channel=rng.choice(3, size=ns, p=[0.45, 0.4, 0.15]).astype(np.int8),
+        source=rng.choice(6, size=ns, p=[0.35, 0.2, 0.15, 0.1, 0.1, 0.1]).astype(np.int8),
+        device=device.astype(np.int8),
+        landing=rng.integers(0, 4, ns).astype(np.int8),
+        category=fav_cat[np.maximum(sc, 0)].astype(np.int8),
+    )
+
+    # customer profile snapshots: registration, then some updates (unsubscribes among them)
+    region = rng.integers(0, len(PROVINCES), n)
+    email_in = rng.random(n) < 0.72
+    sms_in = rng.random(n) < 0.5
+    push_in = rng.random(n) < 0.45
+    upd = rng.random(n) < 0.1
+    upd_t = reg + rng.uniform(10, 400, n)
+    upd = upd & (upd_t < days)
+    unsub = upd & email_in & (rng.random(n) < 0.5)
+    moved = upd & ~unsub
+    snap_c = np.concatenate([np.arange(n), np.flatnonzero(upd)])
+    snap_t = np.concatenate([reg, upd_t[upd]])
+    snap_region = np.concatenate(
+        [region, np.where(moved, rng.integers(0, len(PROVINCES), n), region)[upd]]
+    )
+    snap_email = np.concatenate([email_in, (email_in & ~unsub)[upd]])
+    customers = _table(
+        customer_no=glob(snap_c),
+        gender=rng.choice(3, size=n, p=[0.58, 0.38, 0.04])[snap_c].astype(np.int8),
+        birth_days=np.where(rng.random(n) < 0.85, rng.integers(18 * 365, 60 * 365, n), -1)[snap_c],
+        region=snap_region.astype(np.int8),
+        registered_at=reg[snap_c],
+        acquisition=acq[snap_c].astype(np.int8),
+        email_opt_in=snap_email,
+        sms_opt_in=sms_in[snap_c],
+        push_opt_in=push_in[snap_c],
+        updated_at=snap_t,
+        phone_style=rng.integers(0, 3, n)[snap_c].astype(np.int8),
+        email_style=rng.choice(3, size=n, p=[0.96, 0.03, 0.01])[snap_c].astype(np.int8),
+    )
+    acquired = np.zeros((len(ACQ_CHANNELS), cfg.days))
+    np.add.at(acquired, (acq, np.minimum(reg.astype(int), cfg.days - 1)), 1)
+    return {
+        "customers": customers,
+        "orders": orders,
+        "order_items": items,
+        "sessions": sessions,
+        "events": events,
+        "_acquired": _table(acquired=acquired.ravel()),
+    }
+
+
+# --- landing files ----------------------------------------------------------
+
+
+def _sql_list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _names(values: tuple[str, ...]) -> str:
+    """A 0-based code -> name lookup as a DuckDB list (lists are 1-based)."""
+    return _sql_list(values)
+
+
+def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, str]]]]:
+    """Per entity: (select of the landing columns and dt, row key, [(column, bad value)])."""
+    utc = "'%Y-%m-%dT%H:%M:%SZ'"
+    local = "'%Y-%m-%d %H:%M:%S'"
+
+    def z(col: str) -> str:  # shop database exports: UTC with a Z
+        return (
+            f"case when isfinite({col}) then strftime(timezone('UTC', "
+            f"timezone('{cfg.store_timezone}', ts({col}))), {utc}) end"
+        )
+
+    def loc(col: str) -> str:  # tracking tools: store-local time without an offset
+        return f"case when isfinite({col}) then strftime(ts({col}), {local}) end"
+
+    def dt(col: str) -> str:
+        return f"strftime(ts({col}), '%Y-%m-%d')"
+
+    def money(col: str) -> str:
+        return f"printf('%.2f', {col})"
+
+    cust_id = "'C' || lpad(customer_no::varchar, 8, '0')"
+    opt_cust = f"case when customer_no >= 0 then {cust_id} end"
+    anon = (
+        "case when anon_no >= 0 then 'D' || lpad(anon_no::varchar, 8, '0') "
+        "else 'V' || lpad((-anon_no)::varchar, 11, '0') end"
+    )
+    cats = _names(CATEGORIES)
+    sku = f"upper(left({cats}[category + 1], 3)) || '-' || sku_no"
+    provinces = _sql_list([p for p, _, _ in PROVINCES])
+    cities = _sql_list([c for _, c, _ in PROVINCES])
+    tiers = "[" + ", ".join(str(t) for _, _, t in PROVINCES) + "]"
+    start = cfg.start.isoformat()
+    return {
+        "customers": (
+            f"""select {cust_id} as customer_id,
+                case email_style when 0 then 'c' || customer_no || '@example.com'
+                    when 2 then 'not-an-email' end as email,
+                case phone_style
+                    when 0 then '+86 13' || (customer_no % 10) || ' '
+                        || lpad(((customer_no * 7919) % 10000)::varchar, 4, '0') || ' '
+                        || lpad(((customer_no * 104729) % 10000)::varchar, 4, '0')
+                    when 1 then '13' || (customer_no % 10)
+                        || lpad(((customer_no * 7919) % 100000000)::varchar, 8, '0')
+                    else '+8613' || (customer_no % 10)
+                        || lpad(((customer_no * 7919) % 100000000)::varchar, 8, '0') end as phone,
+                ['F', 'M', 'U'][gender + 1] as gender,
+                case when birth_days >= 0
+                    then strftime(date '{start}' - cast(birth_days as integer), '%Y-%m-%d')
+                end as birth_date,
+                'CN' as country, {provinces}[region + 1] as province,
+                {cities}[region + 1] as city, {tiers}[region + 1]::varchar as city_tier,
+                {z("registered_at")} as registered_at,
+                {_names(ACQ_CHANNELS)}[acquisition + 1] as acquisition_channel,
+                email_opt_in::varchar as email_opt_in, sms_opt_in::varchar as sms_opt_in,
+                push_opt_in::varchar as push_opt_in, {z("updated_at")} as updated_at,
+                {dt("updated_at")} as dt
+            from src""",
+            "customer_id || updated_at",
+            [
+                ("customer_id", "null"),
+                ("registered_at", "'yesterday'"),
+                ("gender", "'X'"),
+                ("city_tier", "'9'"),
+            ],
+        ),
+        "orders": (
+            f"""select 'O' || lpad(order_no::varchar, 11, '0') as order_id,
+                {opt_cust} as customer_id,
+                {_names(STATUSES)}[status + 1] as status,
+                {z("created_at")} as created_at, {z("paid_at")} as paid_at,
+                'CNY' as currency, {money("order_total")} as order_total,
+                {money("discount_total")} as discount_total,
+                {money("shipping_total")} as shipping_total,
+                {money("refund_total")} as refund_total,
+                {_names(ORDER_CHANNELS)}[channel + 1] as channel,
+                {_names(PROMOS)}[promotion_type + 1] as promotion_type,
+                {z("updated_at")} as updated_at, {dt("updated_at")} as dt
+            from src""",
+            "order_id || status",
+            [
+                ("order_id", "null"),
+                ("order_total", "'12,5o'"),
+                ("status", "'lost'"),
+                ("discount_total", "'-5.00'"),
+                ("refund_total", "printf('%.2f', order_total::double + 10)"),
+                ("created_at", "'2099-01-01T00:00:00Z'"),
+                ("currency", "'USD'"),
+            ],
+        ),
+        "order_items": (
+            f"""select 'O' || lpad(order_no::varchar, 11, '0') as order_id,
+                line_number::varchar as line_number, {sku} as sku,
+                {cats}[category + 1] as category,
+                {cats}[category + 1] || ' item ' || sku_no as product_name,
+                quantity::varchar as quantity, {money("unit_price")} as unit_price,
+                {money("line_total")} as line_total, {dt("created_at")} as dt
+            from src""",
+            "order_id || line_number",
+            [("quantity", "'0'"), ("unit_price", "'abc'"), ("sku", "null")],
+        ),
+        "sessions": (
+            f"""select 'S' || lpad(session_no::varchar, 11, '0') as session_id,
+                {anon} as anonymous_id, {opt_cust} as customer_id,
+                {loc("started_at")} as started_at, {loc("ended_at")} as ended_at,
+                ['web', 'app', 'mini_program'][channel + 1] as channel,
+                ['direct', 'baidu', 'wechat', 'douyin', 'email', 'xiaohongshu'][source + 1]
+                    as utm_source,
+                [null, 'cpc', 'social', 'social', 'email', 'social'][source + 1] as utm_medium,
+                case when source = 4 then 'newsletter' end as utm_campaign,
+                ['mobile', 'desktop', 'tablet'][device + 1] as device_type,
+                ['/', '/category/' || {cats}[category + 1], '/product/' || {cats}[category + 1],
+                    '/search'][landing + 1] as landing_page,
+                {dt("started_at")} as dt
+            from src""",
+            "session_id",
+            [("anonymous_id", "null"), ("started_at", "'soon'")],
+        ),
+        "events": (
+            f"""select 'E' || lpad(event_no::varchar, 11, '0') as event_id,
+                'S' || lpad(session_no::varchar, 11, '0') as session_id,
+                {anon} as anonymous_id, {opt_cust} as customer_id,
+                {_names(EVENT_TYPES)}[event_type + 1] as event_type,
+                {loc("occurred_at")} as occurred_at,
+                case when category >= 0 then {sku} end as sku,
+                case when category >= 0 then {cats}[category + 1] end as category,
+                case when is_search then {cats}[(event_no % 8) + 1] || ' '
+                    || ['deal', 'new', 'best', 'gift'][(event_no % 4) + 1] end as search_query,
+                case when order_no >= 0 then 'O' || lpad(order_no::varchar, 11, '0') end
+                    as order_id,
+                {dt("occurred_at")} as dt
+            from src""",
+            "event_id",
+            [("event_type", "'teleport'"), ("occurred_at", "null")],
+        ),
+    }
+
+
+def _corrupt(select: str, key: str, bad: list[tuple[str, str]], share: float, seed: int) -> str:
+    """Wrap a select so that a deterministic `share` of rows breaks the contract, one way each."""
+    if share <= 0:
+        return select
+    scale = 1_000_003
+    picked = f"(hash({key}, {seed}) % {scale}) < {int(share * scale)}"
+    kind = f"(hash({key}, {seed + 1}) % {len(bad)})"
+    cols = ", ".join(
+        f"case when {picked} and {kind} = {i} then {value} else {col} end as {col}"
+        for i, (col, value) in enumerate(bad)
+    )
+    return f"select * replace ({cols}) from ({select}) as good"
+
+
+def _write_bad_files(cfg: ShopConfig, landing: Path) -> list[str]:
+    day = f"dt={cfg.end.isoformat()}"
+    written = []
+    good = next((landing / "orders" / day).glob("*"), None)
+    target = landing / "orders" / day / "zz_truncated.parquet"
+    if good is not None and good.suffix == ".parquet":
+        target.write_bytes(good.read_bytes()[:200])
+    else:
+        target.write_bytes(b"PAR1\x00\x00garbage")
+    written.append(str(target))
+    semi = landing / "events" / day / "zz_semicolon.csv"
+    semi.write_text(
+        "event_id;session_id;anonymous_id;event_type;occurred_at\n"
+        f"Ex1;Sx1;Vx1;page_view;{cfg.end.isoformat()} 10:00:00\n",
+        encoding="utf-8",
+    )
+    written.append(str(semi))
+    no_id = landing / "customers" / day / "zz_no_customer_id.csv"
+    no_id.write_text(
+        f"email,registered_at,updated_at\nx@example.com,{cfg.end}T10:00:00Z,{cfg.end}T10:00:00Z\n",
+        encoding="utf-8",
+    )
+    written.append(str(no_id))
+    return written
+
+
+def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
+    """Write the sample shop into data_dir/landing (replacing any earlier sample shop)."""
+    landing = data_dir / "landing"
+    staging = data_dir / "_sample_shop_staging"
+    for path in [staging, *(landing / e for e in ENTITY_NAMES)]:
+        shutil.rmtree(path, ignore_errors=True)
+    clock = Clock(day_weights(cfg.start, cfg.days))
+    acquired = np.zeros(len(ACQ_CHANNELS) * cfg.days)
+    n_chunks = -(-cfg.customers // CHUNK_CUSTOMERS)
+    for chunk in range(n_chunks):
+        n = min(CHUNK_CUSTOMERS, cfg.customers - chunk * CHUNK_CUSTOMERS)
+        for name, table in generate_chunk(cfg, chunk, n, clock).items():
+            if name == "_acquired":
+                acquired += table["acquired"].to_numpy()
+                continue
+            (staging / name).mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, staging / name / f"chunk-{chunk:05d}.parquet")
+    spend = _marketing_spend(cfg, acquired.reshape(len(ACQ_CHANNELS), cfg.days))
+    (staging / "marketing_spend").mkdir(parents=True, exist_ok=True)
+    pq.write_table(spend, staging / "marketing_spend" / "chunk-00000.parquet")
+
+    counts: dict[str, int] = {}
+    con = duckdb.connect()
+    try:
+        con.execute(f"set TimeZone = '{cfg.store_timezone}'")
+        con.execute(
+            f"create macro ts(x) as timestamp '{cfg.start.isoformat()} 00:00:00' "
+            "+ to_seconds(cast(floor(x * 86400) as bigint))"
+        )
+        queries = _entity_sql(cfg)
+        queries["marketing_spend"] = (
+            "select date, channel, printf('%.2f', spend) as spend, 'CNY' as currency, "
+            "date as dt from src",
+            "date",
+            [],
+        )
+        fmt = "parquet" if cfg.fmt == "parquet" else "csv, header true"
+        for name, (select, key, bad) in queries.items():
+            con.execute(
+                "create or replace temp view src as select * from "
+                f"read_parquet('{(staging / name).as_posix()}/*.parquet')"
+            )
+            body = _corrupt(select, key, bad, cfg.bad_row_share if bad else 0.0, cfg.seed)
+            (landing / name).mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"copy ({body}) to '{(landing / name).as_posix()}' (format {fmt}, "
+                "partition_by (dt), filename_pattern 'part_{i}', overwrite_or_ignore true)"
+            )
+            counts[name] = con.execute("select count(*) from src").fetchone()[0]
+    finally:
+        con.close()
+    shutil.rmtree(staging, ignore_errors=True)
+    bad_files = _write_bad_files(cfg, landing) if cfg.bad_files else []
+    summary = {
+        "config": {**asdict(cfg), "start": cfg.start.isoformat(), "end": cfg.end.isoformat()},
+        "rows": counts,
+        "bad_files": bad_files,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+    }
+    (landing / "_sample_shop.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
+
+
+def _marketing_spend(cfg: ShopConfig, acquired: np.ndarray) -> pa.Table:
+    """Spend per paid channel and day: customers acquired times the channel's cost, with noise."""
+    rng = np.random.default_rng([cfg.seed, 10**6])
+    rows_date, rows_channel, rows_spend = [], [], []
+    for c, name in enumerate(ACQ_CHANNELS):
+        if ACQ_CAC[c] == 0:
+            continue
+        spend = acquired[c] * ACQ_CAC[c] * rng.lognormal(0, 0.2, cfg.days) + rng.uniform(
+            50, 150, cfg.days
+        )
+        rows_date += [(cfg.start + timedelta(days=d)).isoformat() for d in range(cfg.days)]
+        rows_channel += [name] * cfg.days
+        rows_spend.append(np.round(spend, 2))
+    return pa.table(
+        {"date": rows_date, "channel": rows_channel, "spend": np.concatenate(rows_spend)}
+    )
+
+
+ENTITY_NAMES = ("customers", "orders", "order_items", "sessions", "events", "marketing_spend")

@@ -1,0 +1,39 @@
+"""Shared fixtures: a throw-away CRM_DATA_DIR with a landing zone and a warehouse."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.settings import Settings, load_settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def land(settings: Settings) -> Callable[[str, str, str, str | bytes], Path]:
+    """Write one landing file: land('orders', '2026-11-01', 'a.csv', text)."""
+
+    def write(entity: str, day: str, name: str, content: str | bytes) -> Path:
+        folder = settings.landing_dir / entity / f"dt={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def conn(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    c = duckdb.connect(str(settings.warehouse_path))
+    yield c
+    c.close()

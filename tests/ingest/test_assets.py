@@ -1,0 +1,66 @@
+"""The raw assets through Dagster: partitions, metadata, the reconciliation check, failures."""
+
+import dagster as dg
+
+from dagster_project.definitions import defs
+from dagster_project.ingest.assets import raw_assets, raw_checks
+from dagster_project.resources import Warehouse
+
+HEADER = (
+    "order_id,customer_id,status,created_at,paid_at,currency,order_total,discount_total,"
+    "shipping_total,refund_total,channel,promotion_type,updated_at\n"
+)
+ROW = "o{n},c1,paid,2025-03-0{d}T10:00:00Z,,CNY,10,0,0,0,web,none,2025-03-0{d}T10:00:00Z\n"
+
+
+def run(settings, tags=None, partition_key=None):
+    orders = [a for a in raw_assets if a.key == dg.AssetKey(["raw", "orders"])]
+    checks = [
+        c
+        for c in raw_checks
+        if dg.AssetKey(["raw", "orders"]) in {k.asset_key for k in c.check_keys}
+    ]
+    return dg.materialize(
+        [*orders, *checks],
+        resources={"warehouse": Warehouse(data_dir=str(settings.data_dir))},
+        partition_key=partition_key,
+        tags=tags or {},
+        raise_on_error=False,
+    )
+
+
+def test_definitions_load_with_one_raw_asset_and_check_per_entity():
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw/customers", "raw/orders", "raw/order_items", "raw/sessions", "raw/events",
+            "raw/marketing_spend"} <= keys  # fmt: skip
+    assert len(raw_checks) == 6
+
+
+def test_a_range_of_days_loads_in_one_run_with_row_counts(settings, land):
+    land("orders", "2025-03-01", "a.csv", HEADER + ROW.format(n=1, d=1) + ROW.format(n=2, d=1))
+    land("orders", "2025-03-02", "a.csv", HEADER + ROW.format(n=3, d=2).replace("paid", "?"))
+    result = run(
+        settings,
+        tags={
+            "dagster/asset_partition_range_start": "2025-03-01",
+            "dagster/asset_partition_range_end": "2025-03-02",
+        },
+    )
+    assert result.success
+    materializations = result.asset_materializations_for_node("raw__orders")
+    assert {m.partition for m in materializations} == {"2025-03-01", "2025-03-02"}
+    meta = materializations[0].metadata
+    assert meta["rows_loaded"].value == 2 and meta["rows_quarantined"].value == 1
+    assert meta["dagster/row_count"].value == 2
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.description == "all 2 file(s) reconcile"
+
+
+def test_an_unreadable_file_fails_the_partition_naming_the_file(settings, land):
+    land("orders", "2025-03-01", "good.csv", HEADER + ROW.format(n=1, d=1))
+    land("orders", "2025-03-01", "bad.csv", "order_id;status\n1;paid\n")
+    result = run(settings, partition_key="2025-03-01")
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "landing/orders/dt=2025-03-01/bad.csv: wrong delimiter" in message
