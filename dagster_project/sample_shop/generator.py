@@ -25,6 +25,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dagster_project.ingest.contract import (
+    EVENT_TYPES,
+    ORDER_CHANNELS,
+    ORDER_STATUSES,
+    PROMOTION_TYPES,
+)
+
 CHUNK_CUSTOMERS = 100_000  # fixed, so the output depends only on the seed and the size
 ID_BLOCK = 10**8  # ids are chunk * ID_BLOCK + running number
 SCALES = {  # customers; each brings about 3.7 order rows and 22 events
@@ -45,7 +52,6 @@ CATEGORIES = (
     "books",
 )
 CATEGORY_PRICE = np.array([1.0, 0.8, 2.2, 1.2, 0.5, 0.9, 1.1, 0.4])
-ORDER_CHANNELS = ("web", "app", "mini_program", "store", "marketplace")
 ORDER_CHANNEL_P = np.array([0.28, 0.37, 0.2, 0.05, 0.1])
 ACQ_CHANNELS = ("search", "social", "referral", "marketplace", "organic")
 ACQ_CHANNEL_P = np.array([0.3, 0.25, 0.1, 0.15, 0.2])
@@ -70,32 +76,9 @@ HOUR_P = np.array(
     [2, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 6, 5, 5, 5, 6, 7, 9, 11, 12, 10, 5], dtype=float
 )
 HOUR_P /= HOUR_P.sum()
-# event type codes in the staging files, mapped to names when the landing files are written
-EVENT_TYPES = (
-    "page_view",
-    "product_view",
-    "search",
-    "favorite",
-    "add_to_cart",
-    "remove_from_cart",
-    "inquiry",
-    "checkout_start",
-    "login",
-    "signup",
-    "review",
-)
+# event types, statuses etc. are stored as codes in the staging files: indexes into these
 EV = {name: i for i, name in enumerate(EVENT_TYPES)}
-STATUSES = (
-    "created",
-    "paid",
-    "shipped",
-    "completed",
-    "cancelled",
-    "refunded",
-    "partially_refunded",
-)
-ST = {name: i for i, name in enumerate(STATUSES)}
-PROMOS = ("none", "coupon", "flash_sale", "group_buy")
+ST = {name: i for i, name in enumerate(ORDER_STATUSES)}
 
 
 @dataclass(frozen=True)
@@ -592,14 +575,14 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
         "orders": (
             f"""select 'O' || lpad(order_no::varchar, 11, '0') as order_id,
                 {opt_cust} as customer_id,
-                {_names(STATUSES)}[status + 1] as status,
+                {_names(ORDER_STATUSES)}[status + 1] as status,
                 {z("created_at")} as created_at, {z("paid_at")} as paid_at,
                 'CNY' as currency, {money("order_total")} as order_total,
                 {money("discount_total")} as discount_total,
                 {money("shipping_total")} as shipping_total,
                 {money("refund_total")} as refund_total,
                 {_names(ORDER_CHANNELS)}[channel + 1] as channel,
-                {_names(PROMOS)}[promotion_type + 1] as promotion_type,
+                {_names(PROMOTION_TYPES)}[promotion_type + 1] as promotion_type,
                 {z("updated_at")} as updated_at, {dt("updated_at")} as dt
             from src""",
             "order_id || status",
