@@ -3,7 +3,6 @@
 import json
 import sys
 import time
-import warnings
 from dataclasses import asdict
 
 import dagster as dg
@@ -86,7 +85,6 @@ def summary(settings: Settings) -> str:
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     settings = load_settings()
     ensure_sample_shop(settings)
     started = time.perf_counter()
