@@ -1,0 +1,59 @@
+{#- Scoring helpers, every threshold read from the vars in dbt_project.yml. -#}
+
+{#- 1-5 by tie-safe quintiles: equal values always get the same score; 5 = best.
+    `order_by` must sort the worst first. -#}
+{% macro quintile_score(order_by) -%}
+    cast(ceil(5 * cume_dist() over (order by {{ order_by }})) as integer)
+{%- endmacro %}
+
+{#- F score from the fixed breakpoints (purchase days at which scores 2..5 start). -#}
+{% macro f_score(purchase_days) -%}
+    {%- set breakpoints = var('rfm_f_breakpoints') -%}
+    case
+    {%- for score in range(5, 1, -1) %}
+        when {{ purchase_days }} >= {{ breakpoints[score - 1] }} then {{ score }}
+    {%- endfor %}
+        else 1
+    end
+{%- endmacro %}
+
+{#- The member tier reached by a net revenue over the tier window. -#}
+{% macro member_tier(net_revenue) -%}
+    case
+    {%- for t in var('member_tiers') | reverse %}
+        when {{ net_revenue }} >= {{ t.min_net_revenue }} then '{{ t.tier }}'
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+{#- The rank of a tier (basic = 1), to compare tiers. -#}
+{% macro tier_rank(tier) -%}
+    case {{ tier }}
+    {%- for t in var('member_tiers') %}
+        when '{{ t.tier }}' then {{ loop.index }}
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+{% macro sql_list(values) -%}
+    {%- for v in values %}'{{ v }}'{{ ", " if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
+{#- The center that splits high from low in the eight RFM groups: mean or median (var). -#}
+{% macro center_of(column) -%}
+    {%- if var('rfm_group_center') not in ('mean', 'median') -%}
+        {{ exceptions.raise_compiler_error("var rfm_group_center must be 'mean' or 'median', not '" ~ var('rfm_group_center') ~ "'") }}
+    {%- elif var('rfm_group_center') == 'median' -%}
+        {{ return(adapter.dispatch('median_of', 'crm_mart')(column)) }}
+    {%- else -%}
+        avg({{ column }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__median_of(column) -%}
+    median({{ column }})
+{%- endmacro %}
+
+{% macro spark__median_of(column) -%}
+    percentile_approx({{ column }}, 0.5)
+{%- endmacro %}

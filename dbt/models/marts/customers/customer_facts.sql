@@ -1,0 +1,224 @@
+-- One row per known customer as of D: value, recency, activity, profile, consent, tier and
+-- the buy-till-you-die summary (metrics.md, "Customer facts").
+with as_of as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
+known as (
+    select * from {{ ref('int_known_customers') }}
+),
+
+customers as (
+    select * from {{ ref('stg_shop__customers') }}
+),
+
+purchase_days as (
+    select * from {{ ref('int_purchase_days') }}
+),
+
+sessions as (
+    select * from {{ ref('stg_shop__sessions') }}
+),
+
+events as (
+    select * from {{ ref('stg_shop__events') }}
+),
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+order_items as (
+    select * from {{ ref('stg_shop__order_items') }}
+),
+
+purchases as (
+    select
+        purchase_days.customer_id,
+        min(purchase_days.purchase_date) as first_purchase_date,
+        max(purchase_days.purchase_date) as last_purchase_date,
+        count(*) as purchase_days,
+        sum(purchase_days.orders) as orders,
+        sum(purchase_days.gross_revenue) as gross_revenue,
+        sum(purchase_days.net_revenue) as net_revenue,
+        sum(purchase_days.refunds) as refunds,
+        sum(purchase_days.deal_orders) as deal_orders,
+        sum(
+            case
+                when purchase_days.purchase_date
+                    > {{ add_days('as_of.as_of_date', -var('tier_window_days')) }}
+                    then purchase_days.net_revenue
+                else 0
+            end
+        ) as tier_net_revenue,
+        -- revenue of the days that leave the tier window within the downgrade horizon
+        sum(
+            case
+                when purchase_days.purchase_date
+                    between {{ add_days('as_of.as_of_date', 1 - var('tier_window_days')) }}
+                    and {{ add_days('as_of.as_of_date', var('downgrade_horizon_days') - var('tier_window_days')) }}
+                    then purchase_days.net_revenue
+                else 0
+            end
+        ) as ageing_out_net_revenue
+    from purchase_days
+    cross join as_of
+    group by purchase_days.customer_id
+),
+
+repeat_days as (
+    -- the buy-till-you-die monetary value: mean net revenue of the repeat purchase days
+    select
+        purchase_days.customer_id,
+        avg(purchase_days.net_revenue) as monetary
+    from purchase_days
+    inner join purchases on purchase_days.customer_id = purchases.customer_id
+    where purchase_days.purchase_date > purchases.first_purchase_date
+    group by purchase_days.customer_id
+),
+
+visits as (
+    select
+        sessions.customer_id,
+        max(sessions.started_date) as last_session_date,
+        {% for days in [7, 30, 90] -%}
+        sum(
+            case
+                when sessions.started_date > {{ add_days('as_of.as_of_date', -days) }} then 1
+                else 0
+            end
+        ) as sessions_{{ days }}d{{ "," if not loop.last }}
+        {% endfor -%}
+    from sessions
+    cross join as_of
+    where sessions.customer_id is not null and sessions.started_date <= as_of.as_of_date
+    group by sessions.customer_id
+),
+
+actions as (
+    select
+        events.customer_id,
+        max(events.occurred_date) as last_event_date,
+        {% for days in [7, 30, 90] -%}
+        sum(
+            case
+                when events.occurred_date > {{ add_days('as_of.as_of_date', -days) }} then 1
+                else 0
+            end
+        ) as events_{{ days }}d{{ "," if not loop.last }}
+        {% endfor -%}
+    from events
+    cross join as_of
+    where events.customer_id is not null and events.occurred_date <= as_of.as_of_date
+    group by events.customer_id
+),
+
+-- favourite category: most units bought; for non-buyers, most viewed; ties alphabetically
+category_interest as (
+    select
+        orders.customer_id,
+        order_items.category,
+        2 as source_rank,
+        sum(order_items.quantity) as weight
+    from order_items
+    inner join orders on order_items.order_id = orders.order_id
+    cross join as_of
+    where orders.is_purchase and orders.customer_id is not null and orders.paid_date <= as_of.as_of_date
+    group by orders.customer_id, order_items.category
+
+    union all
+
+    select
+        events.customer_id,
+        events.category,
+        1 as source_rank,
+        count(*) as weight
+    from events
+    cross join as_of
+    where
+        events.customer_id is not null
+        and events.category is not null
+        and events.occurred_date <= as_of.as_of_date
+    group by events.customer_id, events.category
+),
+
+favourite as (
+    select customer_id, category as favourite_category
+    from (
+        select
+            customer_id,
+            category,
+            row_number() over (
+                partition by customer_id order by source_rank desc, weight desc, category asc
+            ) as interest_rank
+        from category_interest
+    ) as ranked
+    where interest_rank = 1
+),
+
+final as (
+    select
+        known.customer_id,
+        known.has_profile,
+        known.known_from_date,
+        customers.registered_date,
+        as_of.as_of_date,
+        purchases.first_purchase_date,
+        purchases.last_purchase_date,
+        coalesce(purchases.purchase_days, 0) as purchase_days,
+        coalesce(purchases.orders, 0) as orders,
+        coalesce(purchases.gross_revenue, 0) as gross_revenue,
+        coalesce(purchases.net_revenue, 0) as net_revenue,
+        coalesce(purchases.refunds, 0) as refunds,
+        purchases.net_revenue / nullif(purchases.orders, 0) as aov,
+        {{ days_between('purchases.last_purchase_date', 'as_of.as_of_date') }} as days_since_last_purchase,
+        {{ days_between('purchases.first_purchase_date', 'as_of.as_of_date') }} as tenure_days,
+        {{ days_between('purchases.first_purchase_date', 'purchases.last_purchase_date') }}
+        / nullif(purchases.purchase_days - 1, 0) as mean_days_between_purchases,
+        visits.last_session_date,
+        actions.last_event_date,
+        coalesce(visits.sessions_7d, 0) as sessions_7d,
+        coalesce(visits.sessions_30d, 0) as sessions_30d,
+        coalesce(visits.sessions_90d, 0) as sessions_90d,
+        coalesce(actions.events_7d, 0) as events_7d,
+        coalesce(actions.events_30d, 0) as events_30d,
+        coalesce(actions.events_90d, 0) as events_90d,
+        favourite.favourite_category,
+        purchases.deal_orders / nullif(purchases.orders, 0) as deal_order_share,
+        (
+            {% set optional_fields = ['email', 'phone_raw', 'birth_date', 'country', 'province', 'city', 'city_tier', 'acquisition_channel'] -%}
+            {% for field in optional_fields -%}
+            case when customers.{{ field }} is not null then 1 else 0 end +
+            {% endfor -%}
+            case when customers.gender in ('F', 'M') then 1 else 0 end
+        ) / {{ optional_fields | length + 1 }}.0 as profile_completeness,
+        customers.email,
+        customers.has_valid_email,
+        customers.phone_e164,
+        customers.gender,
+        customers.birth_date,
+        customers.city_tier,
+        customers.acquisition_channel,
+        coalesce(customers.email_opt_in, false) as email_opt_in,
+        coalesce(customers.sms_opt_in, false) as sms_opt_in,
+        coalesce(customers.push_opt_in, false) as push_opt_in,
+        coalesce(purchases.tier_net_revenue, 0) as tier_net_revenue,
+        {{ member_tier('coalesce(purchases.tier_net_revenue, 0)') }} as member_tier,
+        {{ tier_rank(member_tier('coalesce(purchases.tier_net_revenue, 0) - coalesce(purchases.ageing_out_net_revenue, 0)')) }}
+        < {{ tier_rank(member_tier('coalesce(purchases.tier_net_revenue, 0)')) }} as has_downgrade_risk,
+        -- buy-till-you-die summary, in days
+        purchases.purchase_days - 1 as btyd_frequency,
+        {{ days_between('purchases.first_purchase_date', 'purchases.last_purchase_date') }} as btyd_recency,
+        {{ days_between('purchases.first_purchase_date', 'as_of.as_of_date') }} as btyd_t,
+        repeat_days.monetary as btyd_monetary
+    from known
+    cross join as_of
+    left join customers on known.customer_id = customers.customer_id
+    left join purchases on known.customer_id = purchases.customer_id
+    left join repeat_days on known.customer_id = repeat_days.customer_id
+    left join visits on known.customer_id = visits.customer_id
+    left join actions on known.customer_id = actions.customer_id
+    left join favourite on known.customer_id = favourite.customer_id
+)
+
+select * from final

@@ -1,0 +1,284 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['customer_id', 'valid_from'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+-- The lifecycle stage of every known customer on every day, stored as spells: one row per
+-- customer per unbroken run of days in one stage, valid_from to valid_to (both inclusive).
+-- The first build covers all history; each later build adds the days after the last one
+-- it covered, up to D, and extends the spells that go on. Backfilling an earlier day needs
+-- a full refresh (dbt build --full-refresh --select customer_stage_history).
+--
+-- Stages (metrics.md): a buyer's stage on day d follows the days since the last purchase on
+-- or before d; before the first purchase a person is a prospect, by the strongest activity
+-- in the prospect window ending on d.
+
+with as_of as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
+known as (
+    select * from {{ ref('int_known_customers') }}
+),
+
+purchase_days as (
+    select
+        customer_id,
+        purchase_date,
+        lead(purchase_date) over (
+            partition by customer_id order by purchase_date
+        ) as next_purchase_date
+    from {{ ref('int_purchase_days') }}
+),
+
+activity as (
+    select * from {{ ref('int_customer_activity_days') }}
+),
+
+covered as (
+    {% if is_incremental() %}
+        select max(valid_to) as through_date from {{ this }}
+    {% else %}
+        select cast(null as date) as through_date
+    {% endif %}
+),
+
+-- the days this build adds: after the last covered day, up to D
+bounds as (
+    select
+        {{ add_days('covered.through_date', 1) }} as from_date,
+        as_of.as_of_date as to_date
+    from as_of
+    cross join covered
+),
+
+bands as (
+    select 'after_sale' as lifecycle_stage, 0 as min_days, {{ var('stage_after_sale_max_days') }} as max_days
+    union all
+    select 'active', {{ var('stage_after_sale_max_days') + 1 }}, {{ var('stage_active_max_days') }}
+    union all
+    select 'silent', {{ var('stage_active_max_days') + 1 }}, {{ var('stage_silent_max_days') }}
+    union all
+    select 'sleeping', {{ var('stage_silent_max_days') + 1 }}, {{ var('stage_sleeping_max_days') }}
+    union all
+    select 'churned', {{ var('stage_sleeping_max_days') + 1 }}, null
+),
+
+-- buyers: after each purchase day, the recency bands until the next purchase day
+buyer_segments as (
+    select
+        purchase_days.customer_id,
+        bands.lifecycle_stage,
+        {{ add_days('purchase_days.purchase_date', 'bands.min_days') }} as valid_from,
+        least(
+            coalesce(
+                {{ add_days('purchase_days.purchase_date', 'bands.max_days') }}, bounds.to_date
+            ),
+            coalesce({{ add_days('purchase_days.next_purchase_date', -1) }}, bounds.to_date),
+            bounds.to_date
+        ) as valid_to
+    from purchase_days
+    cross join bands
+    cross join bounds
+),
+
+first_purchase as (
+    select customer_id, min(purchase_date) as first_purchase_date
+    from purchase_days
+    group by customer_id
+),
+
+-- prospects: from the day a person is known until the day before the first purchase
+prospect_range as (
+    select
+        known.customer_id,
+        known.known_from_date as from_day,
+        least(
+            coalesce({{ add_days('first_purchase.first_purchase_date', -1) }}, bounds.to_date),
+            bounds.to_date
+        ) as to_day
+    from known
+    left join first_purchase on known.customer_id = first_purchase.customer_id
+    cross join bounds
+),
+
+prospect_activity as (
+    select activity.*
+    from activity
+    inner join prospect_range
+        on
+            activity.customer_id = prospect_range.customer_id
+            and activity.activity_date <= prospect_range.to_day
+),
+
+-- the stage can only change on the first known day, on an activity day, or the day an
+-- activity leaves the window
+change_days as (
+    select customer_id, from_day as change_date from prospect_range
+    union
+    select customer_id, activity_date from prospect_activity
+    union
+    select
+        customer_id,
+        {{ add_days('activity_date', var('prospect_window_days')) }}
+    from prospect_activity
+),
+
+change_levels as (
+    select
+        change_days.customer_id,
+        change_days.change_date,
+        max(prospect_activity.activity_level) as activity_level
+    from change_days
+    inner join prospect_range
+        on
+            change_days.customer_id = prospect_range.customer_id
+            and change_days.change_date between prospect_range.from_day and prospect_range.to_day
+    left join prospect_activity
+        on
+            change_days.customer_id = prospect_activity.customer_id
+            and prospect_activity.activity_date
+            between {{ add_days('change_days.change_date', 1 - var('prospect_window_days')) }}
+            and change_days.change_date
+    group by change_days.customer_id, change_days.change_date
+),
+
+prospect_segments as (
+    select
+        change_levels.customer_id,
+        case change_levels.activity_level
+            when 4 then 'prospect_unpaid'
+            when 3 then 'prospect_cart'
+            when 2 then 'prospect_engaged'
+            when 1 then 'prospect_browsing'
+            else 'registered_dormant'
+        end as lifecycle_stage,
+        change_levels.change_date as valid_from,
+        coalesce(
+            {{ add_days(
+                'lead(change_levels.change_date) over (
+                    partition by change_levels.customer_id order by change_levels.change_date
+                )', -1) }},
+            prospect_range.to_day
+        ) as valid_to
+    from change_levels
+    inner join prospect_range on change_levels.customer_id = prospect_range.customer_id
+),
+
+-- only the days this build adds
+segments as (
+    select
+        all_segments.customer_id,
+        all_segments.lifecycle_stage,
+        case
+            when bounds.from_date > all_segments.valid_from then bounds.from_date
+            else all_segments.valid_from
+        end as valid_from,
+        all_segments.valid_to
+    from (
+        select * from buyer_segments
+        union all
+        select * from prospect_segments
+    ) as all_segments
+    cross join bounds
+    where
+        all_segments.valid_from <= all_segments.valid_to
+        and (bounds.from_date is null or all_segments.valid_to >= bounds.from_date)
+),
+
+-- consecutive segments in the same stage make one spell
+flagged as (
+    select
+        *,
+        case
+            when
+                lag(lifecycle_stage) over customer_days = lifecycle_stage
+                and {{ add_days('lag(valid_to) over customer_days', 1) }} = valid_from
+                then 0
+            else 1
+        end as starts_spell
+    from segments
+    window customer_days as (partition by customer_id order by valid_from)
+),
+
+numbered as (
+    select
+        *,
+        sum(starts_spell) over (
+            partition by customer_id order by valid_from rows unbounded preceding
+        ) as spell_number
+    from flagged
+),
+
+new_spells as (
+    select
+        customer_id,
+        lifecycle_stage,
+        min(valid_from) as valid_from,
+        max(valid_to) as valid_to
+    from numbered
+    group by customer_id, spell_number, lifecycle_stage
+),
+
+{% if is_incremental() %}
+
+    -- a spell that goes on across the boundary keeps its valid_from and gets a new valid_to
+    open_spells as (
+        select existing.*
+        from {{ this }} as existing
+        cross join covered
+        where existing.valid_to = covered.through_date
+    ),
+
+    continued as (
+        select
+            open_spells.customer_id,
+            open_spells.lifecycle_stage,
+            open_spells.valid_from,
+            new_spells.valid_to,
+            new_spells.valid_from as continued_from
+        from open_spells
+        inner join new_spells
+            on
+                open_spells.customer_id = new_spells.customer_id
+                and open_spells.lifecycle_stage = new_spells.lifecycle_stage
+                and {{ add_days('open_spells.valid_to', 1) }} = new_spells.valid_from
+    ),
+
+    spells as (
+        select customer_id, lifecycle_stage, valid_from, valid_to
+        from continued
+
+        union all
+
+        select new_spells.customer_id, new_spells.lifecycle_stage, new_spells.valid_from, new_spells.valid_to
+        from new_spells
+        left join continued
+            on
+                new_spells.customer_id = continued.customer_id
+                and new_spells.valid_from = continued.continued_from
+        where continued.customer_id is null
+    ),
+
+{% else %}
+
+    spells as (
+        select * from new_spells
+    ),
+
+{% endif %}
+
+final as (
+    select
+        customer_id,
+        lifecycle_stage,
+        valid_from,
+        valid_to,
+        {{ days_between('valid_from', 'valid_to') }} + 1 as days_in_stage
+    from spells
+)
+
+select * from final

@@ -1,0 +1,43 @@
+-- Current profile per customer: the newest snapshot wins (an opt-out in a later snapshot
+-- is an unsubscribe); older snapshots stay in raw.customers.
+with source as (
+    select * from {{ source('raw', 'customers') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by updated_at desc, _loaded_at desc, _source_file desc, _row_number desc
+        ) as version_rank,
+        count(*) over (partition by customer_id) as snapshot_count
+    from source
+),
+
+final as (
+    select
+        customer_id,
+        nullif(lower(trim(email)), '') as email,
+        {{ is_valid_email('lower(trim(email))') }} as has_valid_email,
+        phone as phone_raw,
+        {{ normalize_phone('phone', 'country') }} as phone_e164,
+        gender,
+        birth_date,
+        country,
+        province,
+        city,
+        city_tier,
+        registered_at,
+        {{ to_store_date('registered_at') }} as registered_date,
+        acquisition_channel,
+        coalesce(email_opt_in, false) as email_opt_in,
+        coalesce(sms_opt_in, false) as sms_opt_in,
+        coalesce(push_opt_in, false) as push_opt_in,
+        updated_at,
+        snapshot_count
+    from ranked
+    where version_rank = 1
+)
+
+select * from final

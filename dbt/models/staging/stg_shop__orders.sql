@@ -1,0 +1,48 @@
+-- Current state per order: the newest version wins. A purchase (metrics.md) is a paid,
+-- not cancelled order with a positive net amount; its day is the paid day in store time.
+with source as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by order_id
+            order by updated_at desc, _loaded_at desc, _source_file desc, _row_number desc
+        ) as version_rank,
+        count(*) over (partition by order_id) as version_count
+    from source
+),
+
+final as (
+    select
+        order_id,
+        customer_id,
+        customer_id is null as is_guest,
+        status,
+        created_at,
+        {{ to_store_date('created_at') }} as created_date,
+        paid_at,
+        {{ to_store_date('paid_at') }} as paid_date,
+        currency,
+        order_total,
+        coalesce(discount_total, 0) as discount_total,
+        coalesce(shipping_total, 0) as shipping_total,
+        coalesce(refund_total, 0) as refund_total,
+        order_total - coalesce(refund_total, 0) as net_revenue,
+        channel,
+        coalesce(promotion_type, 'none') as promotion_type,
+        coalesce(promotion_type, 'none') in ({{ sql_list(var('deal_promotion_types')) }}) as is_deal,
+        (
+            paid_at is not null
+            and status != 'cancelled'
+            and order_total - coalesce(refund_total, 0) > 0
+        ) as is_purchase,
+        updated_at,
+        version_count
+    from ranked
+    where version_rank = 1
+)
+
+select * from final
