@@ -33,6 +33,8 @@ test: setup lint
 lint: setup
 	$(BIN)/ruff check dagster_project tests
 	$(BIN)/ruff format --check dagster_project tests
+	@# SQLFluff compiles the dbt project: give it a throw-away warehouse, never the real one
+	CRM_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint dbt/models
 
 ## dagster: the Dagster UI on http://127.0.0.1:3000 (workspace.yaml)
 dagster: setup

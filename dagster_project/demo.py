@@ -12,6 +12,7 @@ from dagster_project.ingest.loader import RAW_SCHEMA
 from dagster_project.resources import Warehouse
 from dagster_project.sample_shop.generator import ShopConfig, generate
 from dagster_project.settings import Settings, dbt_vars, load_settings
+from dagster_project.transform.assets import dbt_resource
 
 DEMO_SHOP = ShopConfig(bad_row_share=0.002, store_timezone=str(dbt_vars()["store_timezone"]))
 
@@ -45,7 +46,7 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.Exec
     return dg.materialize(
         [*all_assets, *all_checks],
         instance=instance,
-        resources={"warehouse": Warehouse(data_dir=str(settings.data_dir))},
+        resources={"warehouse": Warehouse(data_dir=str(settings.data_dir)), "dbt": dbt_resource},
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
@@ -60,7 +61,7 @@ def summary(settings: Settings) -> str:
     import duckdb
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
-        rows = conn.execute(
+        ledger = conn.execute(
             f"""
             select entity, count(*) filter (where status = 'loaded'),
                 count(*) filter (where status = 'duplicate'),
@@ -68,15 +69,38 @@ def summary(settings: Settings) -> str:
             from {RAW_SCHEMA}.file_ledger group by 1 order by 1
             """
         ).fetchall()
+        (as_of,) = conn.execute("select as_of_date from intermediate.int_as_of_date").fetchone()
+        stages = conn.execute(
+            """
+            select s.lifecycle_stage, s.name_zh, count(l.customer_id)
+            from reference.lifecycle_stages as s
+            left join marts.customer_lifecycle as l on l.lifecycle_stage = s.lifecycle_stage
+            group by s.lifecycle_stage, s.name_zh, s.stage_order order by s.stage_order
+            """
+        ).fetchall()
+        groups = conn.execute(
+            """
+            select g.rfm_group, g.name_zh, count(r.customer_id)
+            from reference.rfm_groups as g
+            left join marts.customer_rfm as r on r.rfm_group = g.rfm_group
+            group by g.rfm_group, g.name_zh order by 3 desc
+            """
+        ).fetchall()
     lines = ["", "Raw ingestion (rows loaded / quarantined per entity):"]
-    for entity, files, dups, loaded, quarantined in rows:
+    for entity, files, dups, loaded, quarantined in ledger:
         lines.append(
             f"  {entity:<16} {loaded:>10,} loaded  {quarantined:>7,} quarantined"
             f"  ({files} files{f', {dups} duplicate deliveries' if dups else ''})"
         )
+    lines += ["", f"Customers per lifecycle stage on {as_of} (marts.customer_lifecycle):"]
+    lines += [f"  {stage:<20} {n:>8,}  {zh}" for stage, zh, n in stages]
+    lines += ["", "Buyers per RFM group (marts.customer_rfm):"]
+    lines += [f"  {group:<20} {n:>8,}  {zh}" for group, zh, n in groups]
     lines += [
         "",
         f"Warehouse:   {settings.warehouse_path}",
+        "Marts:       schema marts: customer_facts, customer_rfm, customer_lifecycle,",
+        "             customer_stage_history, customer_stage_transitions",
         f"Quarantine:  table {RAW_SCHEMA}.quarantine (reason, file, row, payload of every bad row)",
         f"Landing:     {settings.landing_dir}",
         "Dagster UI:  make dagster  (then open http://127.0.0.1:3000)",

@@ -1,7 +1,13 @@
 """Shared fixtures: a throw-away CRM_DATA_DIR with a landing zone and a warehouse."""
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+# Before dagster_project is imported: whatever the project writes at import time (the dbt
+# manifest and logs) goes to a throw-away folder, never into the repo's data/.
+os.environ["CRM_DATA_DIR"] = tempfile.mkdtemp(prefix="crm-mart-tests-")
 
 import duckdb
 import pytest

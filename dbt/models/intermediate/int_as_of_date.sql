@@ -6,26 +6,26 @@ select cast('{{ var("as_of_date") }}' as date) as as_of_date
 
 {% else %}
 
-with orders as (
-    select max(greatest(created_date, {{ to_store_date('updated_at') }})) as last_day
-    from {{ ref('stg_shop__orders') }}
-),
+    with orders as (
+        select max(greatest(created_date, {{ to_store_date('updated_at') }})) as last_day
+        from {{ ref('stg_shop__orders') }}
+    ),
 
-sessions as (
-    select max(started_date) as last_day from {{ ref('stg_shop__sessions') }}
-),
+    sessions as (
+        select max(started_date) as last_day from {{ ref('stg_shop__sessions') }}
+    ),
 
-events as (
-    select max(occurred_date) as last_day from {{ ref('stg_shop__events') }}
-),
+    events as (
+        select max(occurred_date) as last_day from {{ ref('stg_shop__events') }}
+    ),
 
-final as (
-    select greatest(orders.last_day, sessions.last_day, events.last_day) as as_of_date
-    from orders
-    cross join sessions
-    cross join events
-)
+    final as (
+        select greatest(orders.last_day, sessions.last_day, events.last_day) as as_of_date
+        from orders
+        cross join sessions
+        cross join events
+    )
 
-select * from final
+    select * from final
 
 {% endif %}

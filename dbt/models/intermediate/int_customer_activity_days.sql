@@ -17,7 +17,10 @@ as_of as (
 ),
 
 signals as (
-    select customer_id, created_date as activity_date, 4 as activity_level
+    select
+        customer_id,
+        created_date as activity_date,
+        4 as activity_level
     from orders
     where paid_at is null and customer_id is not null
 
@@ -36,7 +39,10 @@ signals as (
 
     union all
 
-    select customer_id, started_date as activity_date, 1 as activity_level
+    select
+        customer_id,
+        started_date as activity_date,
+        1 as activity_level
     from sessions
     where customer_id is not null
 ),

@@ -21,24 +21,36 @@ as_of as (
 ),
 
 sightings as (
-    select customer_id, registered_date as seen_date, 1 as is_profile
+    select
+        customer_id,
+        registered_date as seen_date,
+        1 as is_profile
     from customers
 
     union all
 
-    select customer_id, created_date as seen_date, 0 as is_profile
+    select
+        customer_id,
+        created_date as seen_date,
+        0 as is_profile
     from orders
     where customer_id is not null
 
     union all
 
-    select customer_id, started_date as seen_date, 0 as is_profile
+    select
+        customer_id,
+        started_date as seen_date,
+        0 as is_profile
     from sessions
     where customer_id is not null
 
     union all
 
-    select customer_id, occurred_date as seen_date, 0 as is_profile
+    select
+        customer_id,
+        occurred_date as seen_date,
+        0 as is_profile
     from events
     where customer_id is not null
 ),

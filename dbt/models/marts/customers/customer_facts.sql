@@ -4,6 +4,20 @@ with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
+-- the first day of each window ending on D (a window of n days is D - n + 1 to D)
+windows as (
+    select
+        as_of_date,
+        {{ add_days('as_of_date', -6) }} as last_7_days_from,
+        {{ add_days('as_of_date', -29) }} as last_30_days_from,
+        {{ add_days('as_of_date', -89) }} as last_90_days_from,
+        {{ add_days('as_of_date', 1 - var('tier_window_days')) }} as tier_window_from,
+        -- the days that leave the tier window within the downgrade horizon end here
+        {{ add_days('as_of_date', var('downgrade_horizon_days') - var('tier_window_days')) }}
+            as ageing_out_until
+    from as_of
+),
+
 known as (
     select * from {{ ref('int_known_customers') }}
 ),
@@ -45,24 +59,20 @@ purchases as (
         sum(purchase_days.deal_orders) as deal_orders,
         sum(
             case
-                when purchase_days.purchase_date
-                    > {{ add_days('as_of.as_of_date', -var('tier_window_days')) }}
+                when purchase_days.purchase_date >= windows.tier_window_from
                     then purchase_days.net_revenue
                 else 0
             end
         ) as tier_net_revenue,
-        -- revenue of the days that leave the tier window within the downgrade horizon
         sum(
             case
-                when purchase_days.purchase_date
-                    between {{ add_days('as_of.as_of_date', 1 - var('tier_window_days')) }}
-                    and {{ add_days('as_of.as_of_date', var('downgrade_horizon_days') - var('tier_window_days')) }}
+                when purchase_days.purchase_date between windows.tier_window_from and windows.ageing_out_until
                     then purchase_days.net_revenue
                 else 0
             end
         ) as ageing_out_net_revenue
     from purchase_days
-    cross join as_of
+    cross join windows
     group by purchase_days.customer_id
 ),
 
@@ -81,17 +91,12 @@ visits as (
     select
         sessions.customer_id,
         max(sessions.started_date) as last_session_date,
-        {% for days in [7, 30, 90] -%}
-        sum(
-            case
-                when sessions.started_date > {{ add_days('as_of.as_of_date', -days) }} then 1
-                else 0
-            end
-        ) as sessions_{{ days }}d{{ "," if not loop.last }}
-        {% endfor -%}
+        sum(case when sessions.started_date >= windows.last_7_days_from then 1 else 0 end) as sessions_7d,
+        sum(case when sessions.started_date >= windows.last_30_days_from then 1 else 0 end) as sessions_30d,
+        sum(case when sessions.started_date >= windows.last_90_days_from then 1 else 0 end) as sessions_90d
     from sessions
-    cross join as_of
-    where sessions.customer_id is not null and sessions.started_date <= as_of.as_of_date
+    cross join windows
+    where sessions.customer_id is not null and sessions.started_date <= windows.as_of_date
     group by sessions.customer_id
 ),
 
@@ -99,18 +104,40 @@ actions as (
     select
         events.customer_id,
         max(events.occurred_date) as last_event_date,
-        {% for days in [7, 30, 90] -%}
-        sum(
-            case
-                when events.occurred_date > {{ add_days('as_of.as_of_date', -days) }} then 1
-                else 0
-            end
-        ) as events_{{ days }}d{{ "," if not loop.last }}
-        {% endfor -%}
+        sum(case when events.occurred_date >= windows.last_7_days_from then 1 else 0 end) as events_7d,
+        sum(case when events.occurred_date >= windows.last_30_days_from then 1 else 0 end) as events_30d,
+        sum(case when events.occurred_date >= windows.last_90_days_from then 1 else 0 end) as events_90d
     from events
-    cross join as_of
-    where events.customer_id is not null and events.occurred_date <= as_of.as_of_date
+    cross join windows
+    where events.customer_id is not null and events.occurred_date <= windows.as_of_date
     group by events.customer_id
+),
+
+tiers as (
+    select
+        customer_id,
+        {{ member_tier('tier_net_revenue') }} as member_tier,
+        {{ member_tier('tier_net_revenue - ageing_out_net_revenue') }} as tier_after_ageing_out
+    from purchases
+),
+
+profiles as (
+    -- share of the optional profile fields filled (gender counts when F or M)
+    select
+        customer_id,
+        cast(
+            case when email is not null then 1 else 0 end
+            + case when phone_raw is not null then 1 else 0 end
+            + case when gender in ('F', 'M') then 1 else 0 end
+            + case when birth_date is not null then 1 else 0 end
+            + case when country is not null then 1 else 0 end
+            + case when province is not null then 1 else 0 end
+            + case when city is not null then 1 else 0 end
+            + case when city_tier is not null then 1 else 0 end
+            + case when acquisition_channel is not null then 1 else 0 end
+            as {{ dbt.type_float() }}
+        ) / 9 as profile_completeness
+    from customers
 ),
 
 -- favourite category: most units bought; for non-buyers, most viewed; ties alphabetically
@@ -143,7 +170,9 @@ category_interest as (
 ),
 
 favourite as (
-    select customer_id, category as favourite_category
+    select
+        customer_id,
+        category as favourite_category
     from (
         select
             customer_id,
@@ -185,13 +214,7 @@ final as (
         coalesce(actions.events_90d, 0) as events_90d,
         favourite.favourite_category,
         purchases.deal_orders / nullif(purchases.orders, 0) as deal_order_share,
-        (
-            {% set optional_fields = ['email', 'phone_raw', 'birth_date', 'country', 'province', 'city', 'city_tier', 'acquisition_channel'] -%}
-            {% for field in optional_fields -%}
-            case when customers.{{ field }} is not null then 1 else 0 end +
-            {% endfor -%}
-            case when customers.gender in ('F', 'M') then 1 else 0 end
-        ) / {{ optional_fields | length + 1 }}.0 as profile_completeness,
+        coalesce(profiles.profile_completeness, 0) as profile_completeness,
         customers.email,
         customers.has_valid_email,
         customers.phone_e164,
@@ -203,9 +226,10 @@ final as (
         coalesce(customers.sms_opt_in, false) as sms_opt_in,
         coalesce(customers.push_opt_in, false) as push_opt_in,
         coalesce(purchases.tier_net_revenue, 0) as tier_net_revenue,
-        {{ member_tier('coalesce(purchases.tier_net_revenue, 0)') }} as member_tier,
-        {{ tier_rank(member_tier('coalesce(purchases.tier_net_revenue, 0) - coalesce(purchases.ageing_out_net_revenue, 0)')) }}
-        < {{ tier_rank(member_tier('coalesce(purchases.tier_net_revenue, 0)')) }} as has_downgrade_risk,
+        coalesce(tiers.member_tier, {{ member_tier(0) }}) as member_tier,
+        coalesce(
+            {{ tier_rank('tiers.tier_after_ageing_out') }} < {{ tier_rank('tiers.member_tier') }}, false
+        ) as has_downgrade_risk,
         -- buy-till-you-die summary, in days
         purchases.purchase_days - 1 as btyd_frequency,
         {{ days_between('purchases.first_purchase_date', 'purchases.last_purchase_date') }} as btyd_recency,
@@ -219,6 +243,8 @@ final as (
     left join visits on known.customer_id = visits.customer_id
     left join actions on known.customer_id = actions.customer_id
     left join favourite on known.customer_id = favourite.customer_id
+    left join tiers on known.customer_id = tiers.customer_id
+    left join profiles on known.customer_id = profiles.customer_id
 )
 
 select * from final

@@ -56,15 +56,30 @@ bounds as (
 ),
 
 bands as (
-    select 'after_sale' as lifecycle_stage, 0 as min_days, {{ var('stage_after_sale_max_days') }} as max_days
+    select
+        'after_sale' as lifecycle_stage,
+        0 as min_days,
+        {{ var('stage_after_sale_max_days') }} as max_days
     union all
-    select 'active', {{ var('stage_after_sale_max_days') + 1 }}, {{ var('stage_active_max_days') }}
+    select
+        'active' as lifecycle_stage,
+        {{ var('stage_after_sale_max_days') + 1 }} as min_days,
+        {{ var('stage_active_max_days') }} as max_days
     union all
-    select 'silent', {{ var('stage_active_max_days') + 1 }}, {{ var('stage_silent_max_days') }}
+    select
+        'silent' as lifecycle_stage,
+        {{ var('stage_active_max_days') + 1 }} as min_days,
+        {{ var('stage_silent_max_days') }} as max_days
     union all
-    select 'sleeping', {{ var('stage_silent_max_days') + 1 }}, {{ var('stage_sleeping_max_days') }}
+    select
+        'sleeping' as lifecycle_stage,
+        {{ var('stage_silent_max_days') + 1 }} as min_days,
+        {{ var('stage_sleeping_max_days') }} as max_days
     union all
-    select 'churned', {{ var('stage_sleeping_max_days') + 1 }}, null
+    select
+        'churned' as lifecycle_stage,
+        {{ var('stage_sleeping_max_days') + 1 }} as min_days,
+        null as max_days
 ),
 
 -- buyers: after each purchase day, the recency bands until the next purchase day
@@ -86,7 +101,9 @@ buyer_segments as (
 ),
 
 first_purchase as (
-    select customer_id, min(purchase_date) as first_purchase_date
+    select
+        customer_id,
+        min(purchase_date) as first_purchase_date
     from purchase_days
     group by customer_id
 ),
@@ -117,9 +134,15 @@ prospect_activity as (
 -- the stage can only change on the first known day, on an activity day, or the day an
 -- activity leaves the window
 change_days as (
-    select customer_id, from_day as change_date from prospect_range
+    select
+        customer_id,
+        from_day as change_date
+    from prospect_range
     union
-    select customer_id, activity_date from prospect_activity
+    select
+        customer_id,
+        activity_date
+    from prospect_activity
     union
     select
         customer_id,

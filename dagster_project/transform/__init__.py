@@ -1,0 +1,1 @@
+"""The dbt project as Dagster assets: every model an asset, every dbt test an asset check."""

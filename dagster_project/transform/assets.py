@@ -1,0 +1,74 @@
+"""dbt models as Dagster assets (dagster-dbt). No SQL lives here: it is all in dbt/."""
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from dagster_project.settings import DBT_PROJECT_DIR, load_settings
+
+_settings = load_settings()
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    target_path=_settings.data_dir / "dbt" / "target",
+)
+dbt_resource = DbtCliResource(
+    project_dir=dbt_project,
+    # dbt writes its logs under CRM_DATA_DIR too, never into the repo
+    global_config_flags=["--log-path", str(_settings.data_dir / "dbt" / "logs")],
+    # the dbt of this environment, whether or not the venv is activated
+    dbt_executable=str(Path(sys.executable).parent / "dbt"),
+)
+if not dbt_project.manifest_path.exists():  # the asset definitions are read from the manifest
+    dbt_resource.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+
+
+class CrmDbtTranslator(DagsterDbtTranslator):
+    """Groups models by their dbt folder: staging, intermediate, customers, kpi, campaigns."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        if len(fqn) >= 3 and fqn[1] == "marts":
+            return fqn[2]
+        return fqn[1] if len(fqn) >= 3 else "transform"
+
+
+class DbtBuildConfig(dg.Config):
+    as_of_date: str | None = None  # YYYY-MM-DD; empty: the last day with data
+    full_refresh: bool = False  # rebuild incremental models (stage history) from scratch
+
+
+def dbt_build_args(config: DbtBuildConfig) -> list[str]:
+    args = ["build"]
+    if config.as_of_date:
+        args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=CrmDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+    # dbt unit tests prove the SQL in CI (tests/dbt); production builds skip them
+    exclude="test_type:unit",
+)
+def crm_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    yield from dbt.cli(dbt_build_args(config), context=context).stream()

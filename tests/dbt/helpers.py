@@ -1,0 +1,61 @@
+"""Run the real dbt project against a test warehouse."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.ingest.contract import ENTITIES
+from dagster_project.ingest.loader import ensure_tables, load_partitions
+from dagster_project.sample_shop.generator import ShopConfig, generate
+from dagster_project.settings import DBT_PROJECT_DIR, Settings
+
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def run_dbt(settings: Settings, *args: str, as_of: str | None = None) -> str:
+    """dbt <args> on settings' warehouse; fails the test with dbt's output when dbt fails."""
+    command = [DBT, *args, "--target-path", str(settings.data_dir / "dbt" / "target")]
+    command += ["--log-path", str(settings.data_dir / "dbt" / "logs")]
+    if as_of:
+        command += ["--vars", json.dumps({"as_of_date": as_of})]
+    result = subprocess.run(
+        command,
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "CRM_DATA_DIR": str(settings.data_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def empty_raw_tables(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse_path)) as conn:
+        for entity in ENTITIES.values():
+            ensure_tables(conn, entity)
+
+
+def load_shop(settings: Settings, cfg: ShopConfig) -> None:
+    """Generate a sample shop into settings' landing zone and load every day of it."""
+    generate(cfg, settings.data_dir)
+    days = [cfg.start + timedelta(days=i) for i in range(cfg.days)]
+    with duckdb.connect(str(settings.warehouse_path)) as conn:
+        for entity in ENTITIES.values():
+            report = load_partitions(conn, settings, entity, days)
+            assert not report.failures, report.failure_message()
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def day(iso: str, plus: int = 0) -> date:
+    return date.fromisoformat(iso) + timedelta(days=plus)
