@@ -57,3 +57,12 @@
 {% macro spark__median_of(column) -%}
     percentile_approx({{ column }}, 0.5)
 {%- endmacro %}
+
+{#- Rates and shares are doubles: dbt.type_float() is a 4-byte float on DuckDB and Spark. -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'crm_mart')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double
+{%- endmacro %}

@@ -135,7 +135,7 @@ profiles as (
             + case when city is not null then 1 else 0 end
             + case when city_tier is not null then 1 else 0 end
             + case when acquisition_channel is not null then 1 else 0 end
-            as {{ dbt.type_float() }}
+            as {{ type_double() }}
         ) / 9 as profile_completeness
     from customers
 ),
