@@ -17,10 +17,25 @@ bounds as (
 ),
 
 digits as (
-    select 0 as digit union all select 1 as digit union all select 2 as digit
-    union all select 3 as digit union all select 4 as digit union all select 5 as digit
-    union all select 6 as digit union all select 7 as digit union all select 8 as digit
-    union all select 9 as digit
+    select 0 as digit
+    union all
+    select 1 as digit
+    union all
+    select 2 as digit
+    union all
+    select 3 as digit
+    union all
+    select 4 as digit
+    union all
+    select 5 as digit
+    union all
+    select 6 as digit
+    union all
+    select 7 as digit
+    union all
+    select 8 as digit
+    union all
+    select 9 as digit
 ),
 
 numbers as (

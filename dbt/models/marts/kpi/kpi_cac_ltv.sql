@@ -27,7 +27,7 @@ monthly_spend as (
     from spend
     cross join as_of
     where spend.spend_date <= as_of.as_of_date
-    group by 1, 2
+    group by spend.channel, cast({{ dbt.date_trunc('month', 'spend.spend_date') }} as date)
 ),
 
 new_buyers as (
@@ -47,7 +47,8 @@ cohorts as (
         count(distinct new_buyers.customer_id) as new_buyers,
         sum(
             case
-                when purchase_days.purchase_date
+                when
+                    purchase_days.purchase_date
                     < {{ add_days('new_buyers.first_purchase_date', var('ltv_days')) }}
                     then purchase_days.net_revenue
                 else 0
@@ -75,8 +76,9 @@ final as (
         end as ltv,
         case
             when cohorts.is_ltv_complete
-                then (cohorts.ltv_net_revenue / nullif(cohorts.new_buyers, 0))
-                / nullif(monthly_spend.spend / nullif(cohorts.new_buyers, 0), 0)
+                then
+                    (cohorts.ltv_net_revenue / nullif(cohorts.new_buyers, 0))
+                    / nullif(monthly_spend.spend / nullif(cohorts.new_buyers, 0), 0)
         end as ltv_to_cac
     from monthly_spend
     full outer join cohorts

@@ -2,11 +2,7 @@
 -- (0 = the first month) up to D's month: the share of the cohort with a purchase in that
 -- month, and the cumulative net revenue per cohort member to the end of it (the historic
 -- LTV curve). is_complete is false for the month that D is still in.
-with as_of as (
-    select * from {{ ref('int_as_of_date') }}
-),
-
-calendar as (
+with calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
 
@@ -32,7 +28,9 @@ members as (
 ),
 
 cohort_sizes as (
-    select cohort_month, count(*) as cohort_customers
+    select
+        cohort_month,
+        count(*) as cohort_customers
     from members
     group by cohort_month
 ),
@@ -45,7 +43,7 @@ purchases_by_month as (
         sum(purchase_days.net_revenue) as net_revenue
     from purchase_days
     inner join members on purchase_days.customer_id = members.customer_id
-    group by 1, 2
+    group by members.cohort_month, cast({{ dbt.date_trunc('month', 'purchase_days.purchase_date') }} as date)
 ),
 
 grid as (
@@ -56,7 +54,7 @@ grid as (
         months.is_complete,
         {{ dbt.datediff('cohort_sizes.cohort_month', 'months.month_start', 'month') }} as months_since_first
     from cohort_sizes
-    inner join months on months.month_start >= cohort_sizes.cohort_month
+    inner join months on cohort_sizes.cohort_month <= months.month_start
 ),
 
 final as (

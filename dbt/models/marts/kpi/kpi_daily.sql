@@ -38,16 +38,18 @@ in_window as (
         sum(purchase_days.orders) as orders,
         sum(purchase_days.net_revenue) as net_revenue,
         case
-            when min(purchase_days.first_purchase_date)
+            when
+                min(purchase_days.first_purchase_date)
                 > {{ add_days('report_days.calendar_date', -var('kpi_repeat_window_days')) }}
                 then 'new'
             else 'returning'
         end as customer_type
     from report_days
     inner join purchase_days
-        on purchase_days.purchase_date between
-        {{ add_days('report_days.calendar_date', 1 - var('kpi_repeat_window_days')) }}
-        and report_days.calendar_date
+        on
+            purchase_days.purchase_date between
+            {{ add_days('report_days.calendar_date', 1 - var('kpi_repeat_window_days')) }}
+            and report_days.calendar_date
     group by report_days.calendar_date, purchase_days.customer_id
 ),
 
@@ -110,16 +112,20 @@ day_by_type as (
     group by calendar_date
 ),
 
+customer_types as (
+    select 'all' as customer_type
+    union all
+    select 'new' as customer_type
+    union all
+    select 'returning' as customer_type
+),
+
 grid as (
     select
         report_days.calendar_date,
         customer_types.customer_type
     from report_days
-    cross join (
-        select 'all' as customer_type
-        union all select 'new' as customer_type
-        union all select 'returning' as customer_type
-    ) as customer_types
+    cross join customer_types
 ),
 
 final as (

@@ -36,8 +36,8 @@ final as (
     from bins
     left join churned
         on
-            churned.lifetime_days >= bins.lifetime_from_days
-            and (bins.lifetime_to_days is null or churned.lifetime_days <= bins.lifetime_to_days)
+            bins.lifetime_from_days <= churned.lifetime_days
+            and (bins.lifetime_to_days is null or bins.lifetime_to_days >= churned.lifetime_days)
     group by bins.lifetime_from_days, bins.lifetime_to_days
 )
 

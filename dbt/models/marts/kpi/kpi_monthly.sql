@@ -33,7 +33,9 @@ months as (
 ),
 
 at_risk as (
-    select months.month_start, count(*) as buyers_not_churned_at_start
+    select
+        months.month_start,
+        count(*) as buyers_not_churned_at_start
     from months
     inner join history
         on
@@ -43,7 +45,9 @@ at_risk as (
 ),
 
 churned as (
-    select months.month_start, count(*) as newly_churned
+    select
+        months.month_start,
+        count(*) as newly_churned
     from months
     inner join history
         on
@@ -64,19 +68,25 @@ month_buyers as (
 ),
 
 activity as (
-    select month_start, count(*) as buyers, sum(orders) as orders, sum(net_revenue) as net_revenue
+    select
+        month_start,
+        count(*) as buyers,
+        sum(orders) as orders,
+        sum(net_revenue) as net_revenue
     from month_buyers
     group by month_start
 ),
 
 kept as (
-    select this_month.month_start, count(*) as buyers_again_next_month
+    select
+        this_month.month_start,
+        count(*) as buyers_again_next_month
     from month_buyers as this_month
     inner join months on this_month.month_start = months.month_start
     inner join month_buyers as next_month
         on
             this_month.customer_id = next_month.customer_id
-            and next_month.month_start = months.next_month_start
+            and months.next_month_start = next_month.month_start
     group by this_month.month_start
 ),
 
@@ -87,7 +97,7 @@ final as (
         months.last_date = {{ add_days('months.next_month_start', -1) }} as is_complete,
         coalesce(at_risk.buyers_not_churned_at_start, 0) as buyers_not_churned_at_start,
         coalesce(churned.newly_churned, 0) as newly_churned,
-        cast(churned.newly_churned as {{ type_double() }})
+        cast(coalesce(churned.newly_churned, 0) as {{ type_double() }})
         / nullif(at_risk.buyers_not_churned_at_start, 0) as churn_rate,
         coalesce(activity.buyers, 0) as buyers,
         -- the next month must be complete before the month's retention is known
@@ -96,8 +106,9 @@ final as (
         end as buyers_again_next_month,
         case
             when months.next_month_end <= as_of.as_of_date
-                then cast(coalesce(kept.buyers_again_next_month, 0) as {{ type_double() }})
-                / nullif(activity.buyers, 0)
+                then
+                    cast(coalesce(kept.buyers_again_next_month, 0) as {{ type_double() }})
+                    / nullif(activity.buyers, 0)
         end as month_over_month_retention,
         coalesce(activity.orders, 0) as orders,
         coalesce(activity.net_revenue, 0) as net_revenue,

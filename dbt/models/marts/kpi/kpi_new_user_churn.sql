@@ -22,7 +22,9 @@ purchase_days as (
 ),
 
 registered as (
-    select customers.customer_id, customers.registered_date
+    select
+        customers.customer_id,
+        customers.registered_date
     from customers
     cross join as_of
     where {{ add_days('customers.registered_date', var('new_user_churn_days')) }} <= as_of.as_of_date
@@ -34,7 +36,7 @@ came_back as (
     inner join sessions
         on
             registered.customer_id = sessions.customer_id
-            and sessions.started_date > registered.registered_date
+            and registered.registered_date < sessions.started_date
             and sessions.started_date <= {{ add_days('registered.registered_date', var('new_user_churn_days')) }}
 
     union
@@ -44,7 +46,7 @@ came_back as (
     inner join purchase_days
         on
             registered.customer_id = purchase_days.customer_id
-            and purchase_days.purchase_date > registered.registered_date
+            and registered.registered_date < purchase_days.purchase_date
             and purchase_days.purchase_date
             <= {{ add_days('registered.registered_date', var('new_user_churn_days')) }}
 ),

@@ -24,7 +24,8 @@ purchase_days as (
 
 horizons as (
     {% for n in var('retention_horizons_days') %}
-        select {{ n }} as horizon_days{% if not loop.last %} union all{% endif %}
+        select {{ n }} as horizon_days{% if not loop.last %}
+            union all{% endif %}
     {% endfor %}
 ),
 
@@ -42,7 +43,8 @@ cohort_members as (
         horizons.horizon_days,
         case when purchase_days.purchase_day_number = 1 then 'new' else 'returning' end as customer_type,
         case
-            when purchase_days.next_purchase_date
+            when
+                purchase_days.next_purchase_date
                 <= {{ add_days('purchase_days.purchase_date', 'horizons.horizon_days') }}
                 then 1
             else 0
@@ -55,7 +57,7 @@ cohort_members as (
     {% endif %}
     where
         {{ add_days('purchase_days.purchase_date', 'horizons.horizon_days') }} <= as_of.as_of_date
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and (
                 reported.last_reported is null
                 or purchase_days.purchase_date
@@ -65,13 +67,23 @@ cohort_members as (
 ),
 
 by_type as (
-    select purchase_date, horizon_days, customer_type, count(*) as customers, sum(is_retained) as retained_customers
+    select
+        purchase_date,
+        horizon_days,
+        customer_type,
+        count(*) as customers,
+        sum(is_retained) as retained_customers
     from cohort_members
     group by purchase_date, horizon_days, customer_type
 
     union all
 
-    select purchase_date, horizon_days, 'all' as customer_type, count(*) as customers, sum(is_retained) as retained_customers
+    select
+        purchase_date,
+        horizon_days,
+        'all' as customer_type,
+        count(*) as customers,
+        sum(is_retained) as retained_customers
     from cohort_members
     group by purchase_date, horizon_days
 ),

@@ -21,7 +21,8 @@ cohorts as (
         count(*) as cohort_customers,
         sum(
             case
-                when firsts.next_purchase_date
+                when
+                    firsts.next_purchase_date
                     <= {{ add_days('firsts.first_purchase_date', var('second_purchase_window_days')) }}
                     then 1
                 else 0

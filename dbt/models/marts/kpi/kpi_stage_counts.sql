@@ -31,13 +31,24 @@ rfm as (
 
 -- a spell adds one to its stage on valid_from and takes it away the day after valid_to
 changes as (
-    select valid_from as change_date, lifecycle_stage, 1 as delta from history
+    select
+        valid_from as change_date,
+        lifecycle_stage,
+        1 as delta
+    from history
     union all
-    select {{ add_days('valid_to', 1) }} as change_date, lifecycle_stage, -1 as delta from history
+    select
+        {{ add_days('valid_to', 1) }} as change_date,
+        lifecycle_stage,
+        -1 as delta
+    from history
 ),
 
 daily_changes as (
-    select change_date, lifecycle_stage, sum(delta) as delta
+    select
+        change_date,
+        lifecycle_stage,
+        sum(delta) as delta
     from changes
     group by change_date, lifecycle_stage
 ),

@@ -48,13 +48,23 @@ band_members as (
 ),
 
 bands_by_type as (
-    select iso_week_start, customer_type, kpi, count(*) as customers, sum(purchased) as purchasers
+    select
+        iso_week_start,
+        customer_type,
+        kpi,
+        count(*) as customers,
+        sum(purchased) as purchasers
     from band_members
     group by iso_week_start, customer_type, kpi
 
     union all
 
-    select iso_week_start, 'all' as customer_type, kpi, count(*) as customers, sum(purchased) as purchasers
+    select
+        iso_week_start,
+        'all' as customer_type,
+        kpi,
+        count(*) as customers,
+        sum(purchased) as purchasers
     from band_members
     group by iso_week_start, kpi
 ),
@@ -76,13 +86,23 @@ week_buyers as (
 ),
 
 week_by_type as (
-    select iso_week_start, customer_type, count(*) as buyers, sum(orders) as orders, sum(net_revenue) as net_revenue
+    select
+        iso_week_start,
+        customer_type,
+        count(*) as buyers,
+        sum(orders) as orders,
+        sum(net_revenue) as net_revenue
     from week_buyers
     group by iso_week_start, customer_type
 
     union all
 
-    select iso_week_start, 'all' as customer_type, count(*) as buyers, sum(orders) as orders, sum(net_revenue) as net_revenue
+    select
+        iso_week_start,
+        'all' as customer_type,
+        count(*) as buyers,
+        sum(orders) as orders,
+        sum(net_revenue) as net_revenue
     from week_buyers
     group by iso_week_start
 ),
@@ -101,8 +121,10 @@ final as (
                 as {{ band.kpi }}_customers,
             coalesce(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.purchasers end), 0)
                 as {{ band.kpi }}_purchasers,
-            cast(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.purchasers end)
-                as {{ type_double() }})
+            cast(
+                max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.purchasers end)
+                as {{ type_double() }}
+            )
             / nullif(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.customers end), 0)
                 as {{ band.kpi }}_rate,
         {% endfor %}
