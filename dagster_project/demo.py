@@ -86,6 +86,16 @@ def summary(settings: Settings) -> str:
             group by g.rfm_group, g.name_zh order by 3 desc
             """
         ).fetchall()
+        weekly = conn.execute(
+            """
+            select iso_week_start, kpi_code, customer_type, kpi_number, kpi_value, is_rate
+            from marts.kpi_weekly_monitor
+            where iso_week_start = (
+                select max(iso_week_start) from marts.kpi_weekly_monitor where is_complete
+            )
+            order by kpi_number, customer_type
+            """
+        ).fetchall()
     lines = ["", "Raw ingestion (rows loaded / quarantined per entity):"]
     for entity, files, dups, loaded, quarantined in ledger:
         lines.append(
@@ -96,6 +106,10 @@ def summary(settings: Settings) -> str:
     lines += [f"  {stage:<20} {n:>8,}  {zh}" for stage, zh, n in stages]
     lines += ["", "Buyers per RFM group (marts.customer_rfm):"]
     lines += [f"  {group:<20} {n:>8,}  {zh}" for group, zh, n in groups]
+    if weekly:
+        lines += ["", f"Weekly KPIs, week of {weekly[0][0]} (marts.kpi_weekly_monitor):"]
+        for code, (number, values) in _kpis_by_code(weekly).items():
+            lines.append(f"  KPI {number:<5} {code:<24} " + "  ".join(values))
     lines += [
         "",
         f"Warehouse:   {settings.warehouse_path}",
@@ -106,6 +120,20 @@ def summary(settings: Settings) -> str:
         "Dagster UI:  make dagster  (then open http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
+
+
+def _kpis_by_code(rows: list[tuple]) -> dict[str, tuple[str, list[str]]]:
+    """KPIs 1-5 (all, new) and 6-10 (returning) of one week, one line per KPI."""
+    kpis: dict[str, tuple[str, list[str]]] = {}
+    for _, code, customer_type, number, value, is_rate in rows:
+        shown = "n/a" if value is None else f"{value:.1%}" if is_rate else f"{value:,.1f}"
+        numbers, values = kpis.get(code, ("", []))
+        if customer_type == "returning":
+            numbers = f"{numbers}/{number}"
+        elif not numbers:
+            numbers = str(number)
+        kpis[code] = (numbers, [*values, f"{customer_type} {shown}"])
+    return kpis
 
 
 def main() -> None:

@@ -38,3 +38,4 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     text = summary(settings)
     assert f"Customers per lifecycle stage on {shop.end}" in text  # D: the last day with data
     assert "important_value" in text and "registered_dormant" in text
+    assert "KPI 1/6   repeat_rate" in text  # the last complete week's KPIs 1-10
