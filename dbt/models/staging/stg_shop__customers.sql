@@ -1,18 +1,7 @@
 -- Current profile per customer: the newest snapshot wins (an opt-out in a later snapshot
 -- is an unsubscribe); older snapshots stay in raw.customers.
-with source as (
-    select * from {{ source('raw', 'customers') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by updated_at desc, _loaded_at desc, _source_file desc, _row_number desc
-        ) as version_rank,
-        count(*) over (partition by customer_id) as snapshot_count
-    from source
+with newest as (
+    {{ newest_version(source('raw', 'customers'), ['customer_id'], 'updated_at desc') }}
 ),
 
 final as (
@@ -35,9 +24,8 @@ final as (
         coalesce(sms_opt_in, false) as sms_opt_in,
         coalesce(push_opt_in, false) as push_opt_in,
         updated_at,
-        snapshot_count
-    from ranked
-    where version_rank = 1
+        version_count as snapshot_count
+    from newest
 )
 
 select * from final

@@ -1,16 +1,6 @@
 -- One row per event.
-with source as (
-    select * from {{ source('raw', 'events') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by _loaded_at desc, _source_file desc, _row_number desc
-        ) as version_rank
-    from source
+with newest as (
+    {{ newest_version(source('raw', 'events'), ['event_id']) }}
 ),
 
 final as (
@@ -26,8 +16,7 @@ final as (
         category,
         search_query,
         order_id
-    from ranked
-    where version_rank = 1
+    from newest
 )
 
 select * from final

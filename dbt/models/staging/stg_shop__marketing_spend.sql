@@ -1,16 +1,6 @@
 -- Spend per acquisition channel and day; a day delivered again keeps its newest load.
-with source as (
-    select * from {{ source('raw', 'marketing_spend') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by date, channel
-            order by _loaded_at desc, _source_file desc, _row_number desc
-        ) as version_rank
-    from source
+with newest as (
+    {{ newest_version(source('raw', 'marketing_spend'), ['date', 'channel']) }}
 ),
 
 final as (
@@ -19,8 +9,7 @@ final as (
         channel,
         spend,
         currency
-    from ranked
-    where version_rank = 1
+    from newest
 )
 
 select * from final

@@ -1,16 +1,6 @@
 -- One row per order line (order_id, line_number); a line delivered again keeps its newest load.
-with source as (
-    select * from {{ source('raw', 'order_items') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by order_id, line_number
-            order by _loaded_at desc, _source_file desc, _row_number desc
-        ) as version_rank
-    from source
+with newest as (
+    {{ newest_version(source('raw', 'order_items'), ['order_id', 'line_number']) }}
 ),
 
 final as (
@@ -23,8 +13,7 @@ final as (
         quantity,
         unit_price,
         line_total
-    from ranked
-    where version_rank = 1
+    from newest
 )
 
 select * from final

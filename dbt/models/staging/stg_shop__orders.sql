@@ -1,18 +1,7 @@
 -- Current state per order: the newest version wins. A purchase (metrics.md) is a paid,
 -- not cancelled order with a positive net amount; its day is the paid day in store time.
-with source as (
-    select * from {{ source('raw', 'orders') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by order_id
-            order by updated_at desc, _loaded_at desc, _source_file desc, _row_number desc
-        ) as version_rank,
-        count(*) over (partition by order_id) as version_count
-    from source
+with newest as (
+    {{ newest_version(source('raw', 'orders'), ['order_id'], 'updated_at desc') }}
 ),
 
 final as (
@@ -41,8 +30,7 @@ final as (
         ) as is_purchase,
         updated_at,
         version_count
-    from ranked
-    where version_rank = 1
+    from newest
 )
 
 select * from final

@@ -1,16 +1,6 @@
 -- One row per visit; customer_id is set when the visitor was logged in.
-with source as (
-    select * from {{ source('raw', 'sessions') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by session_id
-            order by _loaded_at desc, _source_file desc, _row_number desc
-        ) as version_rank
-    from source
+with newest as (
+    {{ newest_version(source('raw', 'sessions'), ['session_id']) }}
 ),
 
 final as (
@@ -27,8 +17,7 @@ final as (
         utm_campaign,
         device_type,
         landing_page
-    from ranked
-    where version_rank = 1
+    from newest
 )
 
 select * from final
