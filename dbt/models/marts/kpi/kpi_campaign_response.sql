@@ -4,6 +4,10 @@
 -- from the send day (the send day counts as day 1). The rates of the treatment arm are the
 -- KPIs; the control arm shows what would have happened anyway. Empty, not failing, until
 -- the campaign exports have written a contact log.
+-- The refs below sit inside an if, which dbt does not see when it parses: declare them.
+-- depends_on: {{ ref('int_as_of_date') }}
+-- depends_on: {{ ref('customer_stage_history') }}
+-- depends_on: {{ ref('int_purchase_days') }}
 {%- set contact_log = source('activate', 'contact_log') %}
 {%- set contact_log_exists = execute and adapter.get_relation(
     database=contact_log.database, schema=contact_log.schema, identifier=contact_log.identifier
