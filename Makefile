@@ -8,7 +8,9 @@ export DAGSTER_HOME ?= $(CRM_DATA_DIR)/dagster_home
 export PYTHONPATH := $(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test lint dagster sample-shop clean
+SCALE ?= medium
+
+.PHONY: setup demo test lint dagster sample-shop bench clean
 
 ## setup: create .venv if missing and install the pinned dependencies (requirements.lock)
 setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
@@ -43,6 +45,10 @@ dagster: setup
 ## sample-shop: regenerate the landing zone, e.g. make sample-shop ARGS="--scale small --format parquet"
 sample-shop: setup
 	$(BIN)/python -m dagster_project.sample_shop $(ARGS)
+
+## bench: time the full build and a daily run, e.g. make bench SCALE=small (small | medium | large)
+bench: setup
+	$(BIN)/python -m dagster_project.benchmark --scale $(SCALE)
 
 ## clean: remove everything the pipeline wrote (the data folder), keep .venv
 clean:

@@ -1,0 +1,208 @@
+"""`make bench`: time the pipeline at a scale, the full build and a daily incremental run.
+
+The sample shop is generated (not timed) with one extra day, which is held back. The full
+build (raw ingestion, then the dbt build, then scores and exports once they exist) runs
+on the history; the daily run then lands the held-back day and runs the same phases for
+it. Everything happens in its own folder, $CRM_DATA_DIR/bench/<scale>/, through Dagster,
+as a scheduled run would. One table is printed and one JSON file written.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dagster_project.sample_shop.generator import ENTITY_NAMES, SCALES, ShopConfig, generate
+from dagster_project.settings import data_dir_from_env, dbt_vars
+
+PHASES = ("ingest", "dbt", "scores_exports")
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of the largest child (dbt), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"process_mb": round(own, 1), "largest_child_mb": round(children, 1)}
+
+
+def _hold_back_last_day(landing: Path, day: str, held: Path) -> None:
+    for entity in ENTITY_NAMES:
+        folder = landing / entity / f"dt={day}"
+        if folder.exists():
+            (held / entity).mkdir(parents=True, exist_ok=True)
+            shutil.move(str(folder), str(held / entity / folder.name))
+
+
+def _land_held_back_day(held: Path, landing: Path) -> None:
+    for entity_folder in held.iterdir():
+        for day_folder in entity_folder.iterdir():
+            shutil.move(str(day_folder), str(landing / entity_folder.name / day_folder.name))
+
+
+def _raw_rows(warehouse: Path) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return {
+            entity: conn.execute(f"select count(*) from raw.{entity}").fetchone()[0]
+            for entity in ENTITY_NAMES
+        }
+
+
+def _timed_phases(first_day: str, last_day: str, data_dir: Path) -> dict[str, dict[str, Any]]:
+    """Run ingestion for [first_day, last_day], then the dbt build as of last_day."""
+    import dagster as dg
+
+    from dagster_project.definitions import all_assets, all_checks
+    from dagster_project.ingest.assets import raw_assets, raw_checks
+    from dagster_project.resources import Warehouse
+    from dagster_project.transform.assets import crm_dbt_models, dbt_resource
+
+    resources = {"warehouse": Warehouse(data_dir=str(data_dir)), "dbt": dbt_resource}
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    instance = dg.DagsterInstance.ephemeral()
+    later = [a for a in all_assets if a not in (*raw_assets, crm_dbt_models)]
+    steps = {
+        "ingest": dict(
+            assets=[*raw_assets, *raw_checks],
+            tags={
+                "dagster/asset_partition_range_start": first_day,
+                "dagster/asset_partition_range_end": last_day,
+            },
+            run_config=quiet,
+        ),
+        "dbt": dict(
+            assets=[crm_dbt_models],
+            run_config={**quiet, "ops": {"crm_dbt_models": {"config": {"as_of_date": last_day}}}},
+        ),
+        "scores_exports": dict(assets=later, run_config=quiet),
+    }
+    timings: dict[str, dict[str, Any]] = {}
+    for phase, kwargs in steps.items():
+        if not kwargs["assets"]:
+            timings[phase] = {"seconds": None, "note": "no score or export assets yet"}
+            continue
+        checks = [c for c in all_checks if c not in raw_checks] if phase != "ingest" else []
+        started = time.perf_counter()
+        result = dg.materialize(
+            [*kwargs["assets"], *checks],
+            instance=instance,
+            resources=resources,
+            tags=kwargs.get("tags"),
+            run_config=kwargs["run_config"],
+            raise_on_error=False,
+        )
+        seconds = time.perf_counter() - started
+        if not result.success:
+            raise SystemExit(f"benchmark phase {phase!r} failed; see the log above")
+        timings[phase] = {"seconds": round(seconds, 2)}
+    return timings
+
+
+def run_benchmark(
+    scale: str, data_dir: Path, fmt: str = "parquet", days: int = 730
+) -> dict[str, Any]:
+    """Generate `days` of history at `scale` into data_dir, time the full build and a day."""
+    customers = SCALES.get(scale) or int(scale)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    os.environ["CRM_DATA_DIR"] = str(data_dir)  # dbt, a child process, finds the warehouse
+    cfg = ShopConfig(
+        customers=customers,
+        fmt=fmt,
+        days=days + 1,  # the last day is held back for the daily run
+        store_timezone=str(dbt_vars()["store_timezone"]),
+    )
+    started = time.perf_counter()
+    generated = generate(cfg, data_dir)
+    generate_seconds = time.perf_counter() - started
+    landing, held = data_dir / "landing", data_dir / "held_back"
+    daily_day = cfg.end.isoformat()
+    history_end = (cfg.end - timedelta(days=1)).isoformat()
+    _hold_back_last_day(landing, daily_day, held)
+
+    full = _timed_phases(cfg.start.isoformat(), history_end, data_dir)
+    history_rows = _raw_rows(data_dir / "warehouse.duckdb")
+    _land_held_back_day(held, landing)
+    daily = _timed_phases(daily_day, daily_day, data_dir)
+    all_rows = _raw_rows(data_dir / "warehouse.duckdb")
+    daily_rows = {e: all_rows[e] - history_rows[e] for e in ENTITY_NAMES}
+
+    def summarise(timings: dict[str, dict[str, Any]], rows: int) -> dict[str, Any]:
+        total = sum(t["seconds"] or 0 for t in timings.values())
+        for t in timings.values():
+            if t["seconds"]:
+                t["rows_per_second"] = round(rows / t["seconds"])
+        return {"phases": timings, "total_seconds": round(total, 2), "input_rows": rows}
+
+    report = {
+        "scale": scale,
+        "customers": customers,
+        "format": fmt,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "generated_rows": generated["rows"],
+        "generate_seconds": round(generate_seconds, 2),
+        "rows": all_rows,
+        "full_build": summarise(full, sum(history_rows.values())),
+        "daily_run": summarise(daily, sum(daily_rows.values())),
+        "daily_rows": daily_rows,
+        "peak_memory": _peak_rss_mb(),
+        "warehouse_mb": round((data_dir / "warehouse.duckdb").stat().st_size / 2**20, 1),
+    }
+    full_total = report["full_build"]["total_seconds"]
+    report["daily_share_of_full"] = round(report["daily_run"]["total_seconds"] / full_total, 4)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    full, daily = report["full_build"], report["daily_run"]
+    lines = [
+        f"crm-mart benchmark, scale {report['scale']} ({report['customers']:,} customers, "
+        f"{report['format']}), {report['machine']['cpus']} CPUs",
+        "",
+        "rows: " + ", ".join(f"{k} {v:,}" for k, v in report["rows"].items()),
+        "",
+        f"{'phase':<16}{'full build s':>14}{'rows/s':>12}{'daily run s':>14}{'rows/s':>10}",
+    ]
+    for phase in PHASES:
+        f, d = full["phases"][phase], daily["phases"][phase]
+        if f["seconds"] is None:
+            lines.append(f"{phase:<16}{'-':>14}{'':>12}{'-':>14}   ({f['note']})")
+            continue
+        lines.append(
+            f"{phase:<16}{f['seconds']:>14.1f}{f.get('rows_per_second', 0):>12,}"
+            f"{d['seconds']:>14.1f}{d.get('rows_per_second', 0):>10,}"
+        )
+    lines += [
+        f"{'total':<16}{full['total_seconds']:>14.1f}{'':>12}{daily['total_seconds']:>14.1f}",
+        "",
+        f"daily run / full build: {report['daily_share_of_full']:.1%}",
+        f"peak memory: {report['peak_memory']['process_mb']:,.0f} MB (pipeline process), "
+        f"{report['peak_memory']['largest_child_mb']:,.0f} MB (dbt)",
+        f"warehouse on disk: {report['warehouse_mb']:,.0f} MB",
+        f"(generating the shop took {report['generate_seconds']:.0f}s, not timed)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m dagster_project.benchmark")
+    parser.add_argument("--scale", default="medium", help=" | ".join(SCALES))
+    parser.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet")
+    args = parser.parse_args(argv)
+    bench_dir = data_dir_from_env() / "bench"
+    report = run_benchmark(args.scale, bench_dir / args.scale, args.fmt)
+    out = bench_dir / f"{args.scale}.json"
+    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(format_report(report))
+    print(f"\nJSON: {out}")
+
+
+if __name__ == "__main__":
+    main()

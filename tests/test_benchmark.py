@@ -1,0 +1,27 @@
+"""The benchmark runs end to end at a tiny scale and reports every figure."""
+
+import json
+
+from dagster_project.benchmark import PHASES, format_report, run_benchmark
+
+
+def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path))
+    report = run_benchmark("300", tmp_path / "bench" / "300", days=40)
+    report = json.loads(json.dumps(report))  # what the JSON file holds
+    assert set(report["rows"]) == {
+        "customers", "orders", "order_items", "sessions", "events", "marketing_spend"
+    }  # fmt: skip
+    assert all(n > 0 for n in report["rows"].values())
+    # the daily run loaded exactly the held-back day
+    assert 0 < sum(report["daily_rows"].values()) < sum(report["rows"].values()) / 10
+    for run in ("full_build", "daily_run"):
+        phases = report[run]["phases"]
+        assert set(phases) == set(PHASES)
+        for phase in ("ingest", "dbt"):
+            assert phases[phase]["seconds"] > 0 and phases[phase]["rows_per_second"] > 0
+        assert report[run]["total_seconds"] > 0
+    assert report["peak_memory"]["process_mb"] > 0
+    assert report["warehouse_mb"] > 0
+    assert 0 < report["daily_share_of_full"] < 1
+    assert "daily run / full build" in format_report(report)
