@@ -26,7 +26,9 @@ class Warehouse(dg.ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         settings = self.get_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(settings.warehouse_path))
+        conn = duckdb.connect(
+            str(settings.warehouse_path), config={"memory_limit": settings.duckdb_memory_limit}
+        )
         try:
             yield conn
         finally:

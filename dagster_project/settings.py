@@ -62,6 +62,10 @@ class Settings:
         return int(self.vars["future_tolerance_hours"])
 
     @property
+    def duckdb_memory_limit(self) -> str:
+        return str(self.vars["duckdb_memory_limit"])
+
+    @property
     def ingest_batch_bytes(self) -> int:
         return int(self.vars["ingest_batch_mb"]) * 1024 * 1024
 

@@ -1,8 +1,9 @@
 {#- Every column of `relation` for the newest version of each key: the row first in
     `newest_first` order (ties broken by the latest load, file and row), plus
-    version_count, how many versions of the key were delivered. What dbt-utils calls
+    version_count, how many versions of the key were delivered (among the rows read:
+    `where` limits them, as an incremental model does to the rows loaded since its last run). What dbt-utils calls
     deduplicate; hub packages cannot be installed here. -#}
-{% macro newest_version(relation, key_columns, newest_first='') -%}
+{% macro newest_version(relation, key_columns, newest_first='', where=none) -%}
     select *
     from (
         select
@@ -13,6 +14,7 @@
             ) as version_rank,
             count(*) over (partition by {{ key_columns | join(', ') }}) as version_count
         from {{ relation }}
+        {% if where %}where {{ where }}{% endif %}
     ) as versions
     where version_rank = 1
 {%- endmacro %}

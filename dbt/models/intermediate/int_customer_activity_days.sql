@@ -1,5 +1,14 @@
--- One row per customer per day with activity, up to D, with the strongest prospect signal
--- of the day: 4 unpaid order, 3 cart or checkout, 2 favourite/inquiry/search, 1 any visit.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['customer_id', 'activity_date'],
+        incremental_strategy='delete+insert',
+    )
+}}
+-- One row per customer per day with activity, up to D: the day's sessions and events, and
+-- the strongest prospect signal of the day: 4 unpaid order, 3 cart or checkout,
+-- 2 favourite/inquiry/search, 1 any visit. Incremental: each build recomputes the days
+-- from kpi_restate_days before its last day on (an order paid later stops being unpaid).
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
@@ -16,11 +25,22 @@ as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
+since as (
+    {% if is_incremental() %}
+        select {{ add_days('max(activity_date)', -var('kpi_restate_days')) }} as from_date
+        from {{ this }}
+    {% else %}
+        select cast(null as date) as from_date
+    {% endif %}
+),
+
 signals as (
     select
         customer_id,
         created_date as activity_date,
-        4 as activity_level
+        4 as activity_level,
+        0 as sessions,
+        0 as events
     from orders
     where paid_at is null and customer_id is not null
 
@@ -29,32 +49,45 @@ signals as (
     select
         customer_id,
         occurred_date as activity_date,
-        case
-            when event_type in ('add_to_cart', 'checkout_start') then 3
-            when event_type in ('favorite', 'inquiry', 'search') then 2
-            else 1
-        end as activity_level
+        max(
+            case
+                when event_type in ('add_to_cart', 'checkout_start') then 3
+                when event_type in ('favorite', 'inquiry', 'search') then 2
+                else 1
+            end
+        ) as activity_level,
+        0 as sessions,
+        count(*) as events
     from events
     where customer_id is not null
+    group by customer_id, occurred_date
 
     union all
 
     select
         customer_id,
         started_date as activity_date,
-        1 as activity_level
+        1 as activity_level,
+        count(*) as sessions,
+        0 as events
     from sessions
     where customer_id is not null
+    group by customer_id, started_date
 ),
 
 final as (
     select
         signals.customer_id,
         signals.activity_date,
-        max(signals.activity_level) as activity_level
+        max(signals.activity_level) as activity_level,
+        sum(signals.sessions) as sessions,
+        sum(signals.events) as events
     from signals
     cross join as_of
-    where signals.activity_date <= as_of.as_of_date
+    cross join since
+    where
+        signals.activity_date <= as_of.as_of_date
+        and (since.from_date is null or signals.activity_date >= since.from_date)
     group by signals.customer_id, signals.activity_date
 )
 

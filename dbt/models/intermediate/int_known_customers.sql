@@ -20,39 +20,32 @@ as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
+-- each source is reduced to one row per customer before the union: events are many
 sightings as (
-    select
-        customer_id,
-        registered_date as seen_date,
-        1 as is_profile
+    select customer_id, min(registered_date) as seen_date, 1 as is_profile
     from customers
+    group by customer_id
 
     union all
 
-    select
-        customer_id,
-        created_date as seen_date,
-        0 as is_profile
+    select customer_id, min(created_date) as seen_date, 0 as is_profile
     from orders
     where customer_id is not null
+    group by customer_id
 
     union all
 
-    select
-        customer_id,
-        started_date as seen_date,
-        0 as is_profile
+    select customer_id, min(started_date) as seen_date, 0 as is_profile
     from sessions
     where customer_id is not null
+    group by customer_id
 
     union all
 
-    select
-        customer_id,
-        occurred_date as seen_date,
-        0 as is_profile
+    select customer_id, min(occurred_date) as seen_date, 0 as is_profile
     from events
     where customer_id is not null
+    group by customer_id
 ),
 
 final as (

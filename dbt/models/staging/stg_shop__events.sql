@@ -1,6 +1,19 @@
 -- One row per event.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+-- A table, not a view: the largest raw table is deduplicated once, as rows arrive, instead
+-- of by every model that reads it. Each build takes the rows loaded since the last one; a
+-- row delivered again replaces its earlier copy.
 with newest as (
-    {{ newest_version(source('raw', 'events'), ['event_id']) }}
+    {{ newest_version(
+        source('raw', 'events'), ['event_id'],
+        where="_loaded_at > (select max(_loaded_at) from " ~ this ~ ")" if is_incremental() else none
+    ) }}
 ),
 
 final as (
@@ -15,7 +28,8 @@ final as (
         sku,
         category,
         search_query,
-        order_id
+        order_id,
+        _loaded_at
     from newest
 )
 

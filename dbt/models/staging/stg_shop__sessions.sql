@@ -1,6 +1,19 @@
 -- One row per visit; customer_id is set when the visitor was logged in.
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+-- A table, not a view: the largest raw table is deduplicated once, as rows arrive, instead
+-- of by every model that reads it. Each build takes the rows loaded since the last one; a
+-- row delivered again replaces its earlier copy.
 with newest as (
-    {{ newest_version(source('raw', 'sessions'), ['session_id']) }}
+    {{ newest_version(
+        source('raw', 'sessions'), ['session_id'],
+        where="_loaded_at > (select max(_loaded_at) from " ~ this ~ ")" if is_incremental() else none
+    ) }}
 ),
 
 final as (
@@ -16,7 +29,8 @@ final as (
         utm_medium,
         utm_campaign,
         device_type,
-        landing_page
+        landing_page,
+        _loaded_at
     from newest
 )
 

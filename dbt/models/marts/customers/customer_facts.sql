@@ -30,8 +30,8 @@ purchase_days as (
     select * from {{ ref('int_purchase_days') }}
 ),
 
-sessions as (
-    select * from {{ ref('stg_shop__sessions') }}
+activity as (
+    select * from {{ ref('int_customer_activity_days') }}
 ),
 
 events as (
@@ -89,28 +89,24 @@ repeat_days as (
 
 visits as (
     select
-        sessions.customer_id,
-        max(sessions.started_date) as last_session_date,
-        sum(case when sessions.started_date >= windows.last_7_days_from then 1 else 0 end) as sessions_7d,
-        sum(case when sessions.started_date >= windows.last_30_days_from then 1 else 0 end) as sessions_30d,
-        sum(case when sessions.started_date >= windows.last_90_days_from then 1 else 0 end) as sessions_90d
-    from sessions
+        activity.customer_id,
+        max(case when activity.sessions > 0 then activity.activity_date end) as last_session_date,
+        max(case when activity.events > 0 then activity.activity_date end) as last_event_date,
+        sum(case when activity.activity_date >= windows.last_7_days_from then activity.sessions else 0 end)
+            as sessions_7d,
+        sum(case when activity.activity_date >= windows.last_30_days_from then activity.sessions else 0 end)
+            as sessions_30d,
+        sum(case when activity.activity_date >= windows.last_90_days_from then activity.sessions else 0 end)
+            as sessions_90d,
+        sum(case when activity.activity_date >= windows.last_7_days_from then activity.events else 0 end)
+            as events_7d,
+        sum(case when activity.activity_date >= windows.last_30_days_from then activity.events else 0 end)
+            as events_30d,
+        sum(case when activity.activity_date >= windows.last_90_days_from then activity.events else 0 end)
+            as events_90d
+    from activity
     cross join windows
-    where sessions.customer_id is not null and sessions.started_date <= windows.as_of_date
-    group by sessions.customer_id
-),
-
-actions as (
-    select
-        events.customer_id,
-        max(events.occurred_date) as last_event_date,
-        sum(case when events.occurred_date >= windows.last_7_days_from then 1 else 0 end) as events_7d,
-        sum(case when events.occurred_date >= windows.last_30_days_from then 1 else 0 end) as events_30d,
-        sum(case when events.occurred_date >= windows.last_90_days_from then 1 else 0 end) as events_90d
-    from events
-    cross join windows
-    where events.customer_id is not null and events.occurred_date <= windows.as_of_date
-    group by events.customer_id
+    group by activity.customer_id
 ),
 
 tiers as (
@@ -205,13 +201,13 @@ final as (
         {{ days_between('purchases.first_purchase_date', 'purchases.last_purchase_date') }}
         / nullif(purchases.purchase_days - 1, 0) as mean_days_between_purchases,
         visits.last_session_date,
-        actions.last_event_date,
+        visits.last_event_date,
         coalesce(visits.sessions_7d, 0) as sessions_7d,
         coalesce(visits.sessions_30d, 0) as sessions_30d,
         coalesce(visits.sessions_90d, 0) as sessions_90d,
-        coalesce(actions.events_7d, 0) as events_7d,
-        coalesce(actions.events_30d, 0) as events_30d,
-        coalesce(actions.events_90d, 0) as events_90d,
+        coalesce(visits.events_7d, 0) as events_7d,
+        coalesce(visits.events_30d, 0) as events_30d,
+        coalesce(visits.events_90d, 0) as events_90d,
         favourite.favourite_category,
         purchases.deal_orders / nullif(purchases.orders, 0) as deal_order_share,
         coalesce(profiles.profile_completeness, 0) as profile_completeness,
@@ -241,7 +237,6 @@ final as (
     left join purchases on known.customer_id = purchases.customer_id
     left join repeat_days on known.customer_id = repeat_days.customer_id
     left join visits on known.customer_id = visits.customer_id
-    left join actions on known.customer_id = actions.customer_id
     left join favourite on known.customer_id = favourite.customer_id
     left join tiers on known.customer_id = tiers.customer_id
     left join profiles on known.customer_id = profiles.customer_id

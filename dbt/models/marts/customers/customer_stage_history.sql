@@ -98,6 +98,11 @@ buyer_segments as (
     from purchase_days
     cross join bands
     cross join bounds
+    -- an incremental build needs only the purchase days whose bands reach its days
+    where
+        bounds.from_date is null
+        or purchase_days.next_purchase_date is null
+        or purchase_days.next_purchase_date > bounds.from_date
 ),
 
 first_purchase as (
@@ -120,6 +125,10 @@ prospect_range as (
     from known
     left join first_purchase on known.customer_id = first_purchase.customer_id
     cross join bounds
+    where
+        bounds.from_date is null
+        or first_purchase.first_purchase_date is null
+        or first_purchase.first_purchase_date > bounds.from_date
 ),
 
 prospect_activity as (

@@ -1,0 +1,12 @@
+{#- DuckDB's memory ceiling from the var duckdb_memory_limit (it spills to disk beyond it).
+    Other engines manage their own memory: nothing to do. -#}
+{% macro set_memory_limit() -%}
+    {{ return(adapter.dispatch('set_memory_limit', 'crm_mart')()) }}
+{%- endmacro %}
+
+{% macro default__set_memory_limit() -%}
+{%- endmacro %}
+
+{% macro duckdb__set_memory_limit() -%}
+    set memory_limit = '{{ var("duckdb_memory_limit") }}'
+{%- endmacro %}
