@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 export CRM_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(CRM_DATA_DIR)/dagster_home
 export PYTHONPATH := $(CURDIR)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SCALE ?= medium

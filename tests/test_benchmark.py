@@ -21,7 +21,7 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
         for phase in ("ingest", "dbt"):
             assert phases[phase]["seconds"] > 0 and phases[phase]["rows_per_second"] > 0
         assert report[run]["total_seconds"] > 0
-    assert report["peak_memory"]["process_mb"] > 0
+    assert report["peak_memory_mb"] > 50  # at least a Python process with DuckDB loaded
     assert report["warehouse_mb"] > 0
-    assert 0 < report["daily_share_of_full"] < 1
+    assert report["daily_share_of_full"] > 0  # a figure, not a target: timings are not tested
     assert "daily run / full build" in format_report(report)

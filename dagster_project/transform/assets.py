@@ -29,7 +29,8 @@ dbt_resource = DbtCliResource(
     # the dbt of this environment, whether or not the venv is activated
     dbt_executable=str(Path(sys.executable).parent / "dbt"),
 )
-if not dbt_project.manifest_path.exists():  # the asset definitions are read from the manifest
+dbt_project.prepare_if_dev()  # under `dagster dev`: parse again on every reload
+if not dbt_project.manifest_path.exists():  # elsewhere: parse once, for the asset definitions
     dbt_resource.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
 
 
