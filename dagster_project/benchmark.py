@@ -234,6 +234,23 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def scaling_lines(report: dict[str, Any], others: list[dict[str, Any]]) -> list[str]:
+    """How the full build's time grew against its rows, relative to other scales' runs."""
+    lines = []
+    rows = report["full_build"]["input_rows"]
+    seconds = report["full_build"]["total_seconds"]
+    for other in sorted(others, key=lambda r: r["full_build"]["input_rows"]):
+        if other["scale"] == report["scale"] or not other["full_build"]["total_seconds"]:
+            continue
+        row_factor = rows / other["full_build"]["input_rows"]
+        time_factor = seconds / other["full_build"]["total_seconds"]
+        lines.append(
+            f"vs {other['scale']}: {row_factor:,.1f}x the rows in {time_factor:,.1f}x the time "
+            f"(ratio {time_factor / row_factor:.2f}; at most 1 is no worse than linear)"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dagster_project.benchmark")
     parser.add_argument("--scale", default="medium", help=" | ".join(SCALES))
@@ -243,7 +260,10 @@ def main(argv: list[str] | None = None) -> None:
     report = run_benchmark(args.scale, bench_dir / args.scale, args.fmt)
     out = bench_dir / f"{args.scale}.json"
     out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    others = [json.loads(p.read_text()) for p in bench_dir.glob("*.json") if p != out]
     print(format_report(report))
+    for line in scaling_lines(report, others):
+        print(line)
     print(f"\nJSON: {out}")
 
 

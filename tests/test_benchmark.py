@@ -2,7 +2,7 @@
 
 import json
 
-from dagster_project.benchmark import PHASES, format_report, run_benchmark
+from dagster_project.benchmark import PHASES, format_report, run_benchmark, scaling_lines
 
 
 def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
@@ -25,3 +25,15 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
     assert report["warehouse_mb"] > 0
     assert report["daily_share_of_full"] > 0  # a figure, not a target: timings are not tested
     assert "daily run / full build" in format_report(report)
+
+
+def test_scaling_ratio_compares_time_growth_with_row_growth():
+    def run(scale, rows, seconds):
+        return {"scale": scale, "full_build": {"input_rows": rows, "total_seconds": seconds}}
+
+    large = run("large", 10_000_000, 600.0)
+    lines = scaling_lines(large, [run("small", 100_000, 12.0), large])
+    # 100x the rows in 50x the time: half of linear
+    assert lines == [
+        "vs small: 100.0x the rows in 50.0x the time (ratio 0.50; at most 1 is no worse than linear)"
+    ]
