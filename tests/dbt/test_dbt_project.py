@@ -23,7 +23,8 @@ def test_unit_and_schema_tests_pass_on_a_fresh_warehouse(tmp_path):
     unit = run_dbt(settings, "test", "--select", "test_type:unit", as_of="2026-01-31")
     declared = run_dbt(settings, "ls", "--resource-type", "unit_test", "--quiet").split()
     assert len(declared) >= 20
-    assert f"PASS={len(declared)} " in unit  # every unit test ran and passed
+    passed = [line for line in unit.splitlines() if " PASS " in line and "::" in line]
+    assert len(passed) == len(declared) and "ERROR=0" in unit  # every unit test ran and passed
 
 
 @pytest.fixture(scope="module")

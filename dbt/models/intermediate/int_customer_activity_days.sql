@@ -36,43 +36,53 @@ since as (
 
 signals as (
     select
-        customer_id,
-        created_date as activity_date,
+        orders.customer_id,
+        orders.created_date as activity_date,
         4 as activity_level,
         0 as sessions,
         0 as events
     from orders
-    where paid_at is null and customer_id is not null
+    cross join since
+    where
+        orders.paid_at is null and orders.customer_id is not null
+        and (since.from_date is null or orders.created_date >= since.from_date)
 
     union all
 
     select
-        customer_id,
-        occurred_date as activity_date,
+        events.customer_id,
+        events.occurred_date as activity_date,
         max(
             case
-                when event_type in ('add_to_cart', 'checkout_start') then 3
-                when event_type in ('favorite', 'inquiry', 'search') then 2
+                when events.event_type in ('add_to_cart', 'checkout_start') then 3
+                when events.event_type in ('favorite', 'inquiry', 'search') then 2
                 else 1
             end
         ) as activity_level,
         0 as sessions,
         count(*) as events
     from events
-    where customer_id is not null
-    group by customer_id, occurred_date
+    cross join since
+    -- filter before grouping: a daily build reads only the recent events
+    where
+        events.customer_id is not null
+        and (since.from_date is null or events.occurred_date >= since.from_date)
+    group by events.customer_id, events.occurred_date
 
     union all
 
     select
-        customer_id,
-        started_date as activity_date,
+        sessions.customer_id,
+        sessions.started_date as activity_date,
         1 as activity_level,
         count(*) as sessions,
         0 as events
     from sessions
-    where customer_id is not null
-    group by customer_id, started_date
+    cross join since
+    where
+        sessions.customer_id is not null
+        and (since.from_date is null or sessions.started_date >= since.from_date)
+    group by sessions.customer_id, sessions.started_date
 ),
 
 final as (
@@ -84,10 +94,7 @@ final as (
         sum(signals.events) as events
     from signals
     cross join as_of
-    cross join since
-    where
-        signals.activity_date <= as_of.as_of_date
-        and (since.from_date is null or signals.activity_date >= since.from_date)
+    where signals.activity_date <= as_of.as_of_date
     group by signals.customer_id, signals.activity_date
 )
 

@@ -1,5 +1,6 @@
 -- One row per person the shop knows as of D: a profile, or a customer_id seen in orders,
 -- sessions or events (a profile may arrive later: such orphans are kept, not dropped).
+-- Visits and events are read from the activity days, one row per customer and day.
 with customers as (
     select * from {{ ref('stg_shop__customers') }}
 ),
@@ -8,12 +9,8 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
-sessions as (
-    select * from {{ ref('stg_shop__sessions') }}
-),
-
-events as (
-    select * from {{ ref('stg_shop__events') }}
+activity as (
+    select * from {{ ref('int_customer_activity_days') }}
 ),
 
 as_of as (
@@ -22,29 +19,30 @@ as_of as (
 
 -- each source is reduced to one row per customer before the union: events are many
 sightings as (
-    select customer_id, min(registered_date) as seen_date, 1 as is_profile
+    select
+        customer_id,
+        min(registered_date) as seen_date,
+        1 as is_profile
     from customers
     group by customer_id
 
     union all
 
-    select customer_id, min(created_date) as seen_date, 0 as is_profile
+    select
+        customer_id,
+        min(created_date) as seen_date,
+        0 as is_profile
     from orders
     where customer_id is not null
     group by customer_id
 
     union all
 
-    select customer_id, min(started_date) as seen_date, 0 as is_profile
-    from sessions
-    where customer_id is not null
-    group by customer_id
-
-    union all
-
-    select customer_id, min(occurred_date) as seen_date, 0 as is_profile
-    from events
-    where customer_id is not null
+    select
+        customer_id,
+        min(activity_date) as seen_date,
+        0 as is_profile
+    from activity
     group by customer_id
 ),
 
