@@ -499,12 +499,8 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
 
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:
+    """Names as a DuckDB list literal: code c (0-based) is list[c + 1]."""
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
-def _names(values: tuple[str, ...]) -> str:
-    """A 0-based code -> name lookup as a DuckDB list (lists are 1-based)."""
-    return _sql_list(values)
 
 
 def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, str]]]]:
@@ -533,7 +529,7 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
         "case when anon_no >= 0 then 'D' || lpad(anon_no::varchar, 8, '0') "
         "else 'V' || lpad((-anon_no)::varchar, 11, '0') end"
     )
-    cats = _names(CATEGORIES)
+    cats = _sql_list(CATEGORIES)
     sku = f"upper(left({cats}[category + 1], 3)) || '-' || sku_no"
     provinces = _sql_list([p for p, _, _ in PROVINCES])
     cities = _sql_list([c for _, c, _ in PROVINCES])
@@ -559,7 +555,7 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
                 'CN' as country, {provinces}[region + 1] as province,
                 {cities}[region + 1] as city, {tiers}[region + 1]::varchar as city_tier,
                 {z("registered_at")} as registered_at,
-                {_names(ACQ_CHANNELS)}[acquisition + 1] as acquisition_channel,
+                {_sql_list(ACQ_CHANNELS)}[acquisition + 1] as acquisition_channel,
                 email_opt_in::varchar as email_opt_in, sms_opt_in::varchar as sms_opt_in,
                 push_opt_in::varchar as push_opt_in, {z("updated_at")} as updated_at,
                 {dt("updated_at")} as dt
@@ -575,14 +571,14 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
         "orders": (
             f"""select 'O' || lpad(order_no::varchar, 11, '0') as order_id,
                 {opt_cust} as customer_id,
-                {_names(ORDER_STATUSES)}[status + 1] as status,
+                {_sql_list(ORDER_STATUSES)}[status + 1] as status,
                 {z("created_at")} as created_at, {z("paid_at")} as paid_at,
                 'CNY' as currency, {money("order_total")} as order_total,
                 {money("discount_total")} as discount_total,
                 {money("shipping_total")} as shipping_total,
                 {money("refund_total")} as refund_total,
-                {_names(ORDER_CHANNELS)}[channel + 1] as channel,
-                {_names(PROMOTION_TYPES)}[promotion_type + 1] as promotion_type,
+                {_sql_list(ORDER_CHANNELS)}[channel + 1] as channel,
+                {_sql_list(PROMOTION_TYPES)}[promotion_type + 1] as promotion_type,
                 {z("updated_at")} as updated_at, {dt("updated_at")} as dt
             from src""",
             "order_id || status",
@@ -628,7 +624,7 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
             f"""select 'E' || lpad(event_no::varchar, 11, '0') as event_id,
                 'S' || lpad(session_no::varchar, 11, '0') as session_id,
                 {anon} as anonymous_id, {opt_cust} as customer_id,
-                {_names(EVENT_TYPES)}[event_type + 1] as event_type,
+                {_sql_list(EVENT_TYPES)}[event_type + 1] as event_type,
                 {loc("occurred_at")} as occurred_at,
                 case when category >= 0 then {sku} end as sku,
                 case when category >= 0 then {cats}[category + 1] end as category,
