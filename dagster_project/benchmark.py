@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.sample_shop.generator import ENTITY_NAMES, SCALES, ShopConfig, generate
-from dagster_project.settings import data_dir_from_env, dbt_vars
+from dagster_project.settings import data_dir_from_env
 
 PHASES = ("ingest", "dbt", "scores_exports")
 
@@ -148,19 +148,16 @@ def _timed_phases(first_day: str, last_day: str, data_dir: Path) -> dict[str, di
 
 
 def run_benchmark(
-    scale: str, data_dir: Path, fmt: str = "parquet", days: int = 730
+    scale: str, data_dir: Path, fmt: str = "parquet", days: int | None = None
 ) -> dict[str, Any]:
     """Generate `days` of history at `scale` into data_dir, time the full build and a day."""
     customers = SCALES.get(scale) or int(scale)
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     os.environ["CRM_DATA_DIR"] = str(data_dir)  # dbt, a child process, finds the warehouse
-    cfg = ShopConfig(
-        customers=customers,
-        fmt=fmt,
-        days=days + 1,  # the last day is held back for the daily run
-        store_timezone=str(dbt_vars()["store_timezone"]),
-    )
+    history_days = days or ShopConfig().days
+    # one more day than the history: the last day is held back for the daily run
+    cfg = ShopConfig(customers=customers, fmt=fmt, days=history_days + 1)
     started = time.perf_counter()
     generated = generate(cfg, data_dir)
     generate_seconds = time.perf_counter() - started

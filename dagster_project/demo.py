@@ -11,10 +11,10 @@ from dagster_project.definitions import all_assets, all_checks
 from dagster_project.ingest.loader import RAW_SCHEMA
 from dagster_project.resources import Warehouse
 from dagster_project.sample_shop.generator import ShopConfig, generate
-from dagster_project.settings import Settings, dbt_vars, load_settings
+from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.assets import dbt_resource
 
-DEMO_SHOP = ShopConfig(bad_row_share=0.002, store_timezone=str(dbt_vars()["store_timezone"]))
+DEMO_SHOP = ShopConfig(bad_row_share=0.002)
 
 
 def ensure_sample_shop(settings: Settings, cfg: ShopConfig = DEMO_SHOP) -> None:

@@ -7,7 +7,7 @@ import time
 from datetime import date
 
 from dagster_project.sample_shop.generator import SCALES, ShopConfig, generate
-from dagster_project.settings import data_dir_from_env, dbt_vars
+from dagster_project.settings import data_dir_from_env
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -20,8 +20,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scale", default="demo", help=f"{' | '.join(SCALES)} or a number of customers"
     )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 11, 1))
-    parser.add_argument("--days", type=int, default=730, help="days of history (default two years)")
+    defaults = ShopConfig()
+    parser.add_argument(
+        "--start", type=date.fromisoformat, default=defaults.start,
+        help="first day (default: the first_partition_date setting)",
+    )  # fmt: skip
+    parser.add_argument("--days", type=int, default=defaults.days, help="days of history")
     parser.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv")
     parser.add_argument(
         "--bad-row-share",
@@ -54,7 +58,6 @@ def config_from_args(args: argparse.Namespace) -> ShopConfig:
         fmt=args.fmt,
         bad_row_share=args.bad_row_share,
         bad_files=args.bad_files,
-        store_timezone=str(dbt_vars()["store_timezone"]),
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from dagster_project.ingest.contract import (
     ORDER_STATUSES,
     PROMOTION_TYPES,
 )
+from dagster_project.settings import dbt_vars
 
 CHUNK_CUSTOMERS = 100_000  # fixed, so the output depends only on the seed and the size
 ID_BLOCK = 10**8  # ids are chunk * ID_BLOCK + running number
@@ -81,16 +82,25 @@ EV = {name: i for i, name in enumerate(EVENT_TYPES)}
 ST = {name: i for i, name in enumerate(ORDER_STATUSES)}
 
 
+def _first_partition_date() -> date:
+    return date.fromisoformat(str(dbt_vars()["first_partition_date"]))
+
+
+def _store_timezone() -> str:
+    return str(dbt_vars()["store_timezone"])
+
+
 @dataclass(frozen=True)
 class ShopConfig:
     customers: int = SCALES["demo"]
-    start: date = date(2024, 11, 1)
+    # the shop starts on the first daily partition and keeps the store's clock (settings)
+    start: date = field(default_factory=_first_partition_date)
     days: int = 730
     seed: int = 42
     fmt: str = "csv"  # csv | parquet
     bad_row_share: float = 0.0  # share of rows broken against the contract, per entity
     bad_files: bool = False  # also write unreadable files on the last day
-    store_timezone: str = "Asia/Shanghai"
+    store_timezone: str = field(default_factory=_store_timezone)
 
     @property
     def end(self) -> date:
