@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SCALE ?= medium
 
-.PHONY: setup demo test lint dagster sample-shop bench clean
+.PHONY: setup demo test lint dagster sample-shop bench check-campaigns clean
 
 ## setup: create .venv if missing and install the pinned dependencies (requirements.lock)
 setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
@@ -46,6 +46,10 @@ dagster: setup
 ## sample-shop: regenerate the landing zone, e.g. make sample-shop ARGS="--scale small --format parquet"
 sample-shop: setup
 	$(BIN)/python -m dagster_project.sample_shop $(ARGS)
+
+## check-campaigns: check the campaign catalogue (dagster_project/activate/campaigns.yml) without running anything
+check-campaigns: setup
+	$(BIN)/python -m dagster_project.activate.catalogue
 
 ## bench: time the full build and a daily run, e.g. make bench SCALE=small (small | medium | large)
 bench: setup

@@ -2,16 +2,22 @@
 
 import dagster as dg
 
+from dagster_project.activate.assets import build_campaign_assets, campaign_day_job, contact_log
+from dagster_project.activate.catalogue import load_catalogue
 from dagster_project.ingest.assets import raw_assets, raw_checks
 from dagster_project.resources import Warehouse
 from dagster_project.transform.assets import crm_dbt_models, dbt_resource
 
-all_assets = [*raw_assets, crm_dbt_models]
+# A mistake in the campaign catalogue stops here, before anything runs, with every mistake listed.
+campaign_assets = build_campaign_assets(load_catalogue())
+
+all_assets = [*raw_assets, crm_dbt_models, contact_log, *campaign_assets]
 all_checks = [*raw_checks]
 
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
+    jobs=[campaign_day_job()],
     resources={"warehouse": Warehouse(), "dbt": dbt_resource},
     # DuckDB allows one writing process: steps of a run execute one after another.
     executor=dg.in_process_executor,

@@ -4,15 +4,18 @@ import json
 import sys
 import time
 from dataclasses import asdict
+from datetime import date, timedelta
 
 import dagster as dg
+from dagster_dbt import get_asset_key_for_model
 
+from dagster_project.activate.assets import CAMPAIGN_ASSETS, EVALUATION_MODELS, campaign_day_job
 from dagster_project.definitions import all_assets, all_checks
 from dagster_project.ingest.loader import RAW_SCHEMA
 from dagster_project.resources import Warehouse
 from dagster_project.sample_shop.generator import ShopConfig, generate
 from dagster_project.settings import Settings, load_settings
-from dagster_project.transform.assets import dbt_resource
+from dagster_project.transform.assets import crm_dbt_models, dbt_resource
 
 DEMO_SHOP = ShopConfig(bad_row_share=0.002)
 
@@ -40,21 +43,69 @@ def landing_days(settings: Settings) -> tuple[str, str]:
     return days[0], days[-1]
 
 
+def _materialize(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    selection: dg.AssetSelection,
+    tags: dict[str, str] | None = None,
+    as_of_date: str | None = None,
+) -> dg.ExecuteInProcessResult:
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if as_of_date:
+        run_config["ops"] = {"crm_dbt_models": {"config": {"as_of_date": as_of_date}}}
+    return dg.materialize(
+        [*all_assets, *all_checks],
+        selection=selection,
+        instance=instance,
+        resources={"warehouse": Warehouse(data_dir=str(settings.data_dir)), "dbt": dbt_resource},
+        tags=tags,
+        raise_on_error=False,
+        # the asset's own summaries and any error, not Dagster's step-by-step debug log
+        run_config=run_config,
+    )
+
+
 def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """One run over every partition day that has landing files, then everything downstream."""
     first, last = landing_days(settings)
-    return dg.materialize(
-        [*all_assets, *all_checks],
-        instance=instance,
-        resources={"warehouse": Warehouse(data_dir=str(settings.data_dir)), "dbt": dbt_resource},
+    return _materialize(
+        settings,
+        instance,
+        dg.AssetSelection.all(),
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
         },
-        raise_on_error=False,
-        # the asset's own summaries and any error, not Dagster's step-by-step debug log
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
+
+
+def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterInstance) -> list:
+    """Ingestion and dbt; then the campaign_day job for the past days of the setting
+    demo_campaign_history_days (so the contact log and campaign evaluation have numbers);
+    then D's campaigns and the evaluation models. Returns the results of every run."""
+    first, last = landing_days(settings)
+    campaign_day = campaign_day_job().selection  # customer marts as of the day, campaigns
+    evaluation = dg.AssetSelection.assets(
+        *(get_asset_key_for_model([crm_dbt_models], m) for m in EVALUATION_MODELS)
+    )
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    results = [
+        _materialize(settings, instance, dg.AssetSelection.all() - CAMPAIGN_ASSETS, tags=tags)
+    ]
+    if not results[0].success:
+        return results
+    as_of = date.fromisoformat(last)
+    history_days = int(settings.vars["demo_campaign_history_days"])
+    started = time.perf_counter()
+    for back in range(history_days, 0, -1):
+        day = (as_of - timedelta(days=back)).isoformat()
+        results.append(_materialize(settings, instance, campaign_day, as_of_date=day))
+        if not results[-1].success:
+            return results
+        print(f"Campaigns of {day} done ({history_days - back + 1} of {history_days} past days).")
+    print(f"Ran the campaigns of {history_days} past days in {time.perf_counter() - started:.1f}s.")
+    results.append(_materialize(settings, instance, campaign_day | evaluation))
+    return results
 
 
 def summary(settings: Settings) -> str:
@@ -96,6 +147,24 @@ def summary(settings: Settings) -> str:
             order by kpi_number, customer_type
             """
         ).fetchall()
+        campaigns = conn.execute(
+            """
+            select campaign_id, channel, is_due, treatment, control
+            from activate.campaign_funnel
+            where send_date = (select max(send_date) from activate.campaign_funnel)
+            order by channel, campaign_id
+            """
+        ).fetchall()
+        evaluation = conn.execute(
+            """
+            select campaign_id, count(*), sum(treatment_customers), sum(control_customers),
+                sum(treatment_converted) / nullif(sum(treatment_customers), 0),
+                sum(control_converted) / nullif(sum(control_customers), 0),
+                sum(incremental_net_revenue)
+            from marts.campaign_evaluation where is_window_complete
+            group by campaign_id order by campaign_id
+            """
+        ).fetchall()
     lines = ["", "Raw ingestion (rows loaded / quarantined per entity):"]
     for entity, files, dups, loaded, quarantined in ledger:
         lines.append(
@@ -110,11 +179,39 @@ def summary(settings: Settings) -> str:
         lines += ["", f"Weekly KPIs, week of {weekly[0][0]} (marts.kpi_weekly_monitor):"]
         for code, (number, values) in _kpis_by_code(weekly).items():
             lines.append(f"  KPI {number:<5} {code:<24} " + "  ".join(values))
+    lines += ["", f"Campaigns of {as_of} (treatment customers in the file, control held out):"]
+    for cid, channel, due, treatment, control in campaigns:
+        where = settings.exports_dir / cid / str(as_of) / "audience.csv"
+        shown = (
+            f"{treatment:>7,} to send {control:>6,} control  {where}"
+            if due
+            else "   not due today (weekly)"
+        )
+        lines.append(f"  {cid:<27} {channel:<15}{shown}")
+    if evaluation:
+        lines += [
+            "",
+            "Campaign evaluation, sends whose attribution window has ended "
+            "(marts.campaign_evaluation):",
+        ]
+        for cid, sends, nt, nc, rt, rc, revenue in evaluation:
+            rates = (
+                f"bought {rt:.1%} vs control {rc:.1%}"
+                if rc is not None
+                else f"bought {rt:.1%}, no control"
+            )
+            extra = f", incremental net revenue {revenue:,.0f}" if revenue is not None else ""
+            lines.append(
+                f"  {cid:<27} {sends:>3} sends, {nt:>6,} treated, {nc:>5,} control: {rates}{extra}"
+            )
     lines += [
         "",
         f"Warehouse:   {settings.warehouse_path}",
         "Marts:       schema marts: customer_facts, customer_rfm, customer_lifecycle,",
-        "             customer_stage_history, customer_stage_transitions",
+        "             customer_stage_history, customer_stage_transitions, kpi_*,",
+        "             campaign_evaluation",
+        f"Exports:     {settings.exports_dir}/<campaign>/<day>/ (audience.csv, manifest.json)",
+        "Contacts:    table activate.contact_log (treatment and control members of every send)",
         f"Quarantine:  table {RAW_SCHEMA}.quarantine (reason, file, row, payload of every bad row)",
         f"Landing:     {settings.landing_dir}",
         "Dagster UI:  make dagster  (then open http://127.0.0.1:3000)",
@@ -140,11 +237,11 @@ def main() -> None:
     settings = load_settings()
     ensure_sample_shop(settings)
     started = time.perf_counter()
-    result = materialize_all(settings, dg.DagsterInstance.get())
-    if not result.success:
+    results = materialize_with_campaign_history(settings, dg.DagsterInstance.get())
+    if not results[-1].success:
         failures = [
             e.step_failure_data.error.message.strip()
-            for e in result.all_events
+            for e in results[-1].all_events
             if e.is_step_failure and e.step_failure_data.error
         ]
         print("The demo run failed:\n" + "\n".join(failures), file=sys.stderr)

@@ -1,6 +1,8 @@
-"""Wake-up and reactivation rates from a hand-made contact log, and an empty mart without one."""
+"""Wake-up and reactivation rates and campaign evaluation from a hand-made contact log;
+empty marts without one."""
 
 import duckdb
+import pytest
 
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import empty_raw_tables, query, run_dbt
@@ -49,8 +51,18 @@ def build(tmp_path, with_contact_log: bool):
     return settings
 
 
-def test_wake_up_and_reactivation_rates_per_arm(tmp_path):
-    settings = build(tmp_path, with_contact_log=True)
+@pytest.fixture(scope="module")
+def with_log(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("with_log"), with_contact_log=True)
+
+
+@pytest.fixture(scope="module")
+def without_log(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("without_log"), with_contact_log=False)
+
+
+def test_wake_up_and_reactivation_rates_per_arm(with_log):
+    settings = with_log
     rows = query(
         settings,
         "select arm, lifecycle_stage, kpi_code, is_window_complete, contacted_customers, "
@@ -63,6 +75,32 @@ def test_wake_up_and_reactivation_rates_per_arm(tmp_path):
     ]
 
 
-def test_the_mart_is_empty_not_failing_before_any_campaign_ran(tmp_path):
-    settings = build(tmp_path, with_contact_log=False)
+def test_the_marts_are_empty_not_failing_before_any_campaign_ran(without_log):
+    settings = without_log
     assert query(settings, "select count(*) from marts.kpi_campaign_response") == [(0,)]
+    assert query(settings, "select count(*) from marts.campaign_evaluation") == [(0,)]
+
+
+def test_campaign_evaluation_uplift_and_its_confidence_interval(with_log):
+    settings = with_log
+    ((row),) = query(
+        settings,
+        "select campaign_id, send_date, is_window_complete, treatment_customers, control_customers, "
+        "treatment_converted, control_converted, treatment_rate, control_rate, uplift, uplift_ci_low, "
+        "uplift_ci_high, is_uplift_significant, treatment_net_revenue, control_net_revenue, "
+        "incremental_net_revenue, wake_up_rate, reactivation_rate from marts.campaign_evaluation",
+    )
+    (campaign, day, complete, nt, nc, ct, cc, rt, rc, uplift, low, high, significant,
+     revenue_t, revenue_c, incremental, wake_up, reactivation) = row  # fmt: skip
+    # treatment s1 s2 c1 a1: only s1 buys in the window; control s3 buys on the window's last day
+    assert (campaign, str(day), complete, nt, nc, ct, cc) == ("winback", "2026-01-15", True, 4, 1, 1, 1)
+    assert (rt, rc, uplift) == (0.25, 1.0, -0.75)
+    # 1.96 * sqrt(0.25 * 0.75 / 4 + 1.0 * 0.0 / 1) = 1.96 * 0.2165064 = 0.4243524
+    assert low == pytest.approx(-0.75 - 0.4243524, abs=1e-6)
+    assert high == pytest.approx(-0.75 + 0.4243524, abs=1e-6)
+    assert significant is True
+    # 100 CNY per purchase: treatment 100, control 100 for 1 customer -> 100 - 100 / 1 * 4
+    assert (float(revenue_t), float(revenue_c), float(incremental)) == (100.0, 100.0, -300.0)
+    # treatment members sleeping at the send: s1 (bought), s2; churned: c1 (too late)
+    assert (wake_up, reactivation) == (0.5, 0.0)
+

@@ -1,11 +1,13 @@
 """The whole pipeline through Dagster, as `make demo` runs it, on a tiny shop."""
 
+from datetime import date, timedelta
+
 import dagster as dg
 
 from dagster_project.definitions import defs
-from dagster_project.demo import materialize_all, summary
+from dagster_project.demo import materialize_with_campaign_history, summary
 from dagster_project.sample_shop.generator import ShopConfig, generate
-from dagster_project.settings import load_settings
+from dagster_project.settings import Settings, dbt_vars
 
 
 def test_dbt_models_are_assets_downstream_of_the_raw_assets_grouped_by_folder():
@@ -25,11 +27,12 @@ def test_dbt_models_are_assets_downstream_of_the_raw_assets_grouped_by_folder():
 def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_path, monkeypatch):
     data = tmp_path / "data"
     monkeypatch.setenv("CRM_DATA_DIR", str(data))  # dbt reads it from the environment
-    settings = load_settings(data)
+    settings = Settings(data_dir=data, vars={**dbt_vars(), "demo_campaign_history_days": 3})
     shop = ShopConfig(customers=300, days=60, bad_row_share=0.01)
     generate(shop, data)
-    result = materialize_all(settings, dg.DagsterInstance.ephemeral())
-    assert result.success
+    results = materialize_with_campaign_history(settings, dg.DagsterInstance.ephemeral())
+    assert [r.success for r in results] == [True] * 5  # ingest and dbt, 3 past days, D
+    result = results[0]
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"raw/orders", "marts/customer_facts", "marts/customer_rfm", "marts/customer_lifecycle",
             "marts/customer_stage_history", "marts/customer_stage_transitions"} <= materialized  # fmt: skip
@@ -39,3 +42,16 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     assert f"Customers per lifecycle stage on {shop.end}" in text  # D: the last day with data
     assert "important_value" in text and "registered_dormant" in text
     assert "KPI 1/6   repeat_rate" in text  # the last complete week's KPIs 1-10
+    # the campaigns ran for the 3 days before D and for D, each with a file per due campaign
+    final = {e.asset_key.to_user_string() for e in results[-1].get_asset_materialization_events()}
+    assert {
+        "activate/campaign_audience",
+        "exports/repurchase_45d",
+        "marts/campaign_evaluation",
+    } <= final
+    days = sorted(p.name for p in (settings.exports_dir / "repurchase_45d").iterdir())
+    assert [date.fromisoformat(d) for d in days] == [
+        shop.end - timedelta(days=n) for n in (3, 2, 1, 0)
+    ]
+    assert "repurchase_45d              email" in text
+    assert str(settings.exports_dir / "repurchase_45d" / str(shop.end) / "audience.csv") in text

@@ -1,0 +1,201 @@
+"""Campaign assets: the day's audiences, then one export asset per campaign of the catalogue.
+
+`activate/campaign_audience` applies the catalogue to the customer marts of day D (consent,
+control arm, cooldown, frequency caps, priorities). Each `exports/<campaign_id>` asset then
+checks its treatment file with great-expectations (a blocking asset check) and publishes it
+with its manifest and contact-log rows, or publishes nothing and says why.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from dagster_project.activate import export
+from dagster_project.activate.audience import as_of_date, select_audiences
+from dagster_project.activate.catalogue import Campaign
+from dagster_project.resources import Warehouse
+from dagster_project.transform.assets import crm_dbt_models
+
+GROUP = "campaigns"
+AUDIENCE_KEY = dg.AssetKey(["activate", "campaign_audience"])
+CHECK_NAME = "audience_passes_checks"
+# the Python campaign assets (the dbt model campaign_evaluation shares their UI group)
+CAMPAIGN_ASSETS = dg.AssetSelection.assets(AUDIENCE_KEY) | dg.AssetSelection.key_prefixes("exports")
+
+contact_log = dg.AssetSpec(
+    key=dg.AssetKey(["activate", "contact_log"]),
+    description=(
+        "Every treatment and control member of every published send (campaign_id, customer_id, "
+        "arm, send_date, channel). Written by the exports/* assets; read by the caps, the "
+        "cooldowns and campaign evaluation."
+    ),
+    group_name=GROUP,
+    kinds={"duckdb"},
+)
+
+
+# The dbt models a campaign day reads, rebuilt as of that day (the rest of the marts keep D),
+# and the evaluation models that read the contact log.
+CUSTOMER_MART_MODELS = (
+    "int_as_of_date",
+    "int_purchase_days",
+    "int_purchase_days_sequenced",
+    "int_known_customers",
+    "customer_facts",
+    "customer_rfm",
+    "customer_lifecycle",
+)
+EVALUATION_MODELS = (
+    "int_campaign_contact_outcomes",
+    "kpi_campaign_response",
+    "campaign_evaluation",
+)
+
+
+def campaign_day_job():
+    """Campaigns of one day: the customer marts as of that day (op config crm_dbt_models.
+    as_of_date), the audiences and every export. Run it over past days, oldest first, to
+    backfill the contact log."""
+    return dg.define_asset_job(
+        "campaign_day",
+        selection=dg.AssetSelection.assets(
+            *(get_asset_key_for_model([crm_dbt_models], m) for m in CUSTOMER_MART_MODELS)
+        )
+        | CAMPAIGN_ASSETS,
+        description=campaign_day_job.__doc__,
+    )
+
+
+def _funnel_table(funnel: list[tuple]) -> str:
+    lines = [
+        "| campaign | due | qualified | consented | after cooldown | within caps | selected "
+        "| treatment | control |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, cid, _, due, *counts in funnel:
+        lines.append(
+            f"| {cid} | {'yes' if due else 'no'} | " + " | ".join(f"{n:,}" for n in counts) + " |"
+        )
+    return "\n".join(lines)
+
+
+def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
+    """The audience asset and one export asset per campaign (the catalogue is already valid)."""
+
+    @dg.asset(
+        key=AUDIENCE_KEY,
+        group_name=GROUP,
+        kinds={"duckdb"},
+        deps=[
+            get_asset_key_for_model([crm_dbt_models], name)
+            for name in (
+                "customer_facts",
+                "customer_lifecycle",
+                "customer_rfm",
+                "stg_shop__events",
+                "stg_shop__orders",
+            )
+        ],
+        description=(
+            "Members (treatment and control) of every campaign due on the marts' day D, after "
+            "consent, cooldown, frequency caps and priorities; and the funnel of each rule."
+        ),
+    )
+    def campaign_audience(
+        context: dg.AssetExecutionContext, warehouse: Warehouse
+    ) -> dg.MaterializeResult:
+        settings = warehouse.get_settings()
+        with warehouse.connect() as conn:
+            day, funnel = select_audiences(conn, settings, campaigns)
+        for _, cid, _, due, qualified, *_, treatment, control in funnel:
+            if due:
+                context.log.info(
+                    f"{cid}: {qualified:,} qualify, {treatment:,} treatment, {control:,} control"
+                )
+        return dg.MaterializeResult(
+            metadata={
+                "send_date": str(day),
+                "funnel": dg.MetadataValue.md(_funnel_table(funnel)),
+                "members": sum(f[-1] + f[-2] for f in funnel),
+            }
+        )
+
+    return [campaign_audience, *(_export_asset(c) for c in campaigns)]
+
+
+def _export_asset(campaign: Campaign) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["exports", campaign.id])
+
+    @dg.asset(
+        key=key,
+        group_name=GROUP,
+        kinds={"csv"},
+        deps=[AUDIENCE_KEY],
+        description=(
+            f"{campaign.name} ({campaign.channel}, {campaign.schedule}): the audience file of D."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_NAME,
+                asset=key,
+                blocking=True,
+                description="great-expectations on the treatment file before it is published: "
+                "unique customers, a valid address for the channel, consent, no control member, "
+                "row count.",
+            )
+        ],
+    )
+    def campaign_export(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
+        settings = warehouse.get_settings()
+        with warehouse.connect() as conn:
+            day = as_of_date(conn)
+            prepared = export.prepare(conn, settings, campaign, day)
+            if not prepared.is_due:
+                yield dg.AssetCheckResult(
+                    check_name=CHECK_NAME,
+                    passed=True,
+                    metadata={"send_date": str(day), "due": False},
+                )
+                context.log.info(
+                    f"{campaign.id}: not due on {day} ({campaign.schedule}), nothing to publish"
+                )
+                yield dg.MaterializeResult(metadata={"send_date": str(day), "due": False})
+                return
+            outcome = export.check(prepared)
+            yield dg.AssetCheckResult(
+                check_name=CHECK_NAME,
+                passed=outcome.success,
+                metadata={
+                    "send_date": str(day),
+                    "rows": len(prepared.frame),
+                    "failures": dg.MetadataValue.md(
+                        "\n".join(f"- {f}" for f in outcome.failures) or "none"
+                    ),
+                },
+            )
+            if not outcome.success:
+                raise dg.Failure(
+                    description=(
+                        f"Campaign {campaign.id}, send day {day}: the audience file broke its "
+                        "checks, "
+                        "so nothing was published and no contact was logged:\n"
+                        + "\n".join(f"  - {f}" for f in outcome.failures)
+                    )
+                )
+            manifest = export.publish(conn, settings, prepared, outcome)
+        folder = export.day_folder(settings, campaign.id, day)
+        context.log.info(
+            f"{campaign.id}: {manifest['row_count']:,} customers in {folder / 'audience.csv'}"
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "send_date": str(day),
+                "rows": manifest["row_count"],
+                "control": manifest["control_count"],
+                "path": dg.MetadataValue.path(str(folder / "audience.csv")),
+            }
+        )
+
+    return campaign_export
