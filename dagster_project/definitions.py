@@ -6,12 +6,13 @@ from dagster_project.activate.assets import build_campaign_assets, campaign_day_
 from dagster_project.activate.catalogue import load_catalogue
 from dagster_project.ingest.assets import raw_assets, raw_checks
 from dagster_project.resources import Warehouse
+from dagster_project.score.assets import score_assets
 from dagster_project.transform.assets import crm_dbt_models, dbt_resource
 
 # A mistake in the campaign catalogue stops here, before anything runs, with every mistake listed.
 campaign_assets = build_campaign_assets(load_catalogue())
 
-all_assets = [*raw_assets, crm_dbt_models, contact_log, *campaign_assets]
+all_assets = [*raw_assets, crm_dbt_models, *score_assets, contact_log, *campaign_assets]
 all_checks = [*raw_checks]
 
 defs = dg.Definitions(

@@ -165,6 +165,21 @@ def summary(settings: Settings) -> str:
             group by campaign_id order by campaign_id
             """
         ).fetchall()
+        has_risk = conn.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'customer_churn_risk'"
+        ).fetchall() == [(1,)]
+        risk = (
+            conn.execute(
+                """
+                select risk_band, count(*), avg(churn_probability)
+                from marts.customer_churn_risk group by 1 order by 3 desc
+                """
+            ).fetchall()
+            if has_risk
+            else []
+        )
+        (clv,) = conn.execute("select sum(predicted_clv) from marts.customer_value").fetchall()
     lines = ["", "Raw ingestion (rows loaded / quarantined per entity):"]
     for entity, files, dups, loaded, quarantined in ledger:
         lines.append(
@@ -179,6 +194,14 @@ def summary(settings: Settings) -> str:
         lines += ["", f"Weekly KPIs, week of {weekly[0][0]} (marts.kpi_weekly_monitor):"]
         for code, (number, values) in _kpis_by_code(weekly).items():
             lines.append(f"  KPI {number:<5} {code:<24} " + "  ".join(values))
+    lines += ["", f"Scores on {as_of} (marts.customer_churn_risk, marts.customer_value):"]
+    lines += [
+        f"  churn risk {band:<8} {n:>8,} buyers, mean probability {p:.0%}" for band, n, p in risk
+    ]
+    horizon = settings.vars["clv_horizon_days"]
+    lines.append(f"  predicted CLV of all customers over {horizon} days: {clv[0]:,.0f}")
+    if not risk:
+        lines.append("  no churn model: the history is shorter than twice churn_label_days")
     lines += ["", f"Campaigns of {as_of} (treatment customers in the file, control held out):"]
     for cid, channel, due, treatment, control in campaigns:
         where = settings.exports_dir / cid / str(as_of) / "audience.csv"

@@ -97,7 +97,8 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
                 "stg_shop__events",
                 "stg_shop__orders",
             )
-        ],
+        ]
+        + [dg.AssetKey(["marts", "customer_churn_risk"])],  # the churn_risk condition
         description=(
             "Members (treatment and control) of every campaign due on the marts' day D, after "
             "consent, cooldown, frequency caps and priorities; and the funnel of each rule."

@@ -66,3 +66,19 @@
 {% macro default__type_double() -%}
     double
 {%- endmacro %}
+
+{#- Share of the nine optional profile fields filled (gender counts when F or M). -#}
+{% macro profile_completeness(phone_column='phone') -%}
+    cast(
+        case when email is not null then 1 else 0 end
+        + case when {{ phone_column }} is not null then 1 else 0 end
+        + case when gender in ('F', 'M') then 1 else 0 end
+        + case when birth_date is not null then 1 else 0 end
+        + case when country is not null then 1 else 0 end
+        + case when province is not null then 1 else 0 end
+        + case when city is not null then 1 else 0 end
+        + case when city_tier is not null then 1 else 0 end
+        + case when acquisition_channel is not null then 1 else 0 end
+        as {{ type_double() }}
+    ) / 9
+{%- endmacro %}

@@ -121,18 +121,7 @@ profiles as (
     -- share of the optional profile fields filled (gender counts when F or M)
     select
         customer_id,
-        cast(
-            case when email is not null then 1 else 0 end
-            + case when phone_raw is not null then 1 else 0 end
-            + case when gender in ('F', 'M') then 1 else 0 end
-            + case when birth_date is not null then 1 else 0 end
-            + case when country is not null then 1 else 0 end
-            + case when province is not null then 1 else 0 end
-            + case when city is not null then 1 else 0 end
-            + case when city_tier is not null then 1 else 0 end
-            + case when acquisition_channel is not null then 1 else 0 end
-            as {{ type_double() }}
-        ) / 9 as profile_completeness
+        {{ profile_completeness('phone_raw') }} as profile_completeness
     from customers
 ),
 

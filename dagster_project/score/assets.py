@@ -1,0 +1,86 @@
+"""Predictive scores as Dagster assets: customer value (BG/NBD + Gamma-Gamma) and churn risk."""
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from dagster_project.resources import Warehouse
+from dagster_project.score.churn import RISK_TABLE, NotEnoughHistory, score_churn_risk
+from dagster_project.score.clv import score_customer_value
+from dagster_project.transform.assets import crm_dbt_models
+
+
+@dg.asset(
+    key=dg.AssetKey(["marts", "customer_value"]),
+    group_name="scores",
+    kinds={"duckdb", "scipy"},
+    deps=[get_asset_key_for_model([crm_dbt_models], "customer_facts")],
+    description=(
+        "Per known customer: probability alive and expected purchases in 30/90/365 days "
+        "(BG/NBD), expected spend per purchase (Gamma-Gamma) and predicted CLV over "
+        "clv_horizon_days; zeros for customers who never bought."
+    ),
+)
+def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.connect() as conn:
+        fitted = score_customer_value(conn, warehouse.get_settings())
+    context.log.info(f"CLV models fitted on {fitted['fitted_on']:,} buyers: {fitted}")
+    return dg.MaterializeResult(
+        metadata={
+            "bg_nbd (days)": dg.MetadataValue.json(fitted["bg_nbd"]),
+            "gamma_gamma": dg.MetadataValue.json(fitted["gamma_gamma"]),
+            "buyers": fitted["buyers"],
+            "fitted_on": fitted["fitted_on"],
+            "horizon_days": fitted["horizon_days"],
+        }
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["marts", "customer_churn_risk"]),
+    group_name="scores",
+    kinds={"duckdb", "sklearn"},
+    deps=[get_asset_key_for_model([crm_dbt_models], "int_churn_features")],
+    description=(
+        "Per buyer as of D: churn probability (no purchase in the next churn_label_days), risk "
+        "band and the decision-tree rule that gave it. The rules, their SQL CASE expression and "
+        "the out-of-time quality are this asset's metadata and files under models/churn/."
+    ),
+)
+def customer_churn_risk(
+    context: dg.AssetExecutionContext, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    settings = warehouse.get_settings()
+    with warehouse.connect() as conn:
+        try:
+            report = score_churn_risk(conn, settings)
+        except NotEnoughHistory as reason:
+            # no stale scores: a campaign filtering on churn_risk stops and says why
+            conn.execute(f"drop table if exists {RISK_TABLE}")
+            context.log.warning(f"No churn model this run: {reason}")
+            return dg.MaterializeResult(metadata={"skipped": str(reason)})
+    folder = settings.data_dir / "models" / "churn"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rules.txt").write_text(report["rules"] + "\n", encoding="utf-8")
+    (folder / "churn_probability.sql").write_text(
+        report["probability_sql"] + "\n", encoding="utf-8"
+    )
+    holdout = report["holdout"]
+    context.log.info(
+        f"Churn tree: out-of-time ROC AUC {holdout['roc_auc']} (recency alone "
+        f"{holdout['recency_only_roc_auc']}); {report['scored']:,} buyers scored."
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "cutoffs": dg.MetadataValue.json(report["cutoffs"]),
+            "holdout_quality": dg.MetadataValue.json(holdout),
+            "roc_auc": holdout["roc_auc"],
+            "recency_only_roc_auc": holdout["recency_only_roc_auc"],
+            "rules": dg.MetadataValue.md(f"```\n{report['rules']}\n```"),
+            "probability_sql": dg.MetadataValue.md(f"```sql\n{report['probability_sql']}\n```"),
+            "rules_file": dg.MetadataValue.path(str(folder / "rules.txt")),
+            "scored_buyers": report["scored"],
+        }
+    )
+
+
+score_assets = [customer_value, customer_churn_risk]

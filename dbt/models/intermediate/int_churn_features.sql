@@ -1,0 +1,223 @@
+-- Churn model features of every buyer at three cutoff days: D (to score), D - L and D - 2L
+-- (to train and to test out of time), L = var churn_label_days. Every feature reads only
+-- data as it was known at the end of its cutoff day: order versions updated by then,
+-- profile snapshots updated by then, activity up to then. The label, for cutoffs at least L
+-- days before D, is the one column that looks after the cutoff: no purchase in the L days
+-- that follow.
+with as_of as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
+raw_orders as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+raw_customers as (
+    select * from {{ source('raw', 'customers') }}
+),
+
+order_items as (
+    select * from {{ ref('stg_shop__order_items') }}
+),
+
+activity as (
+    select * from {{ ref('int_customer_activity_days') }}
+),
+
+cutoffs as (
+    select
+        as_of_date as cutoff_date,
+        false as is_labelled
+    from as_of
+    union all
+    select
+        {{ add_days('as_of_date', -var('churn_label_days')) }} as cutoff_date,
+        true as is_labelled
+    from as_of
+    union all
+    select
+        {{ add_days('as_of_date', -2 * var('churn_label_days')) }} as cutoff_date,
+        true as is_labelled
+    from as_of
+),
+
+order_versions as (
+    select
+        cutoffs.cutoff_date,
+        raw_orders.order_id,
+        raw_orders.customer_id,
+        raw_orders.status,
+        raw_orders.paid_at,
+        raw_orders.order_total,
+        raw_orders.refund_total,
+        coalesce(raw_orders.promotion_type, 'none') in ({{ sql_list(var('deal_promotion_types')) }}) as is_deal,
+        row_number() over (
+            partition by cutoffs.cutoff_date, raw_orders.order_id
+            order by raw_orders.updated_at desc, raw_orders._loaded_at desc
+        ) as version_rank
+    from raw_orders
+    inner join cutoffs on {{ to_store_date('raw_orders.updated_at') }} <= cutoffs.cutoff_date
+    where raw_orders.customer_id is not null
+),
+
+-- the purchases of each cutoff, as the orders stood at its end (same rule as stg_shop__orders)
+purchases as (
+    select
+        cutoff_date,
+        order_id,
+        customer_id,
+        {{ to_store_date('paid_at') }} as paid_date,
+        order_total - coalesce(refund_total, 0) as net_revenue,
+        is_deal
+    from order_versions
+    where
+        version_rank = 1
+        and paid_at is not null
+        and status != 'cancelled'
+        and order_total - coalesce(refund_total, 0) > 0
+),
+
+buyers as (
+    select
+        purchases.cutoff_date,
+        purchases.customer_id,
+        min(purchases.paid_date) as first_purchase_date,
+        max(purchases.paid_date) as last_purchase_date,
+        count(distinct purchases.paid_date) as purchase_days,
+        count(distinct case
+            when purchases.paid_date > {{ add_days('purchases.cutoff_date', -365) }} then purchases.paid_date
+        end) as purchase_days_365d,
+        sum(case
+            when purchases.paid_date > {{ add_days('purchases.cutoff_date', -365) }} then purchases.net_revenue
+            else 0
+        end) as net_revenue_365d,
+        count(distinct case
+            when purchases.paid_date > {{ add_days('purchases.cutoff_date', -7) }} then purchases.paid_date
+        end) as purchase_days_7d,
+        count(distinct case
+            when
+                purchases.paid_date > {{ add_days('purchases.cutoff_date', -14) }}
+                and purchases.paid_date <= {{ add_days('purchases.cutoff_date', -7) }}
+                then purchases.paid_date
+        end) as purchase_days_prev_7d,
+        avg(case when purchases.is_deal then 1.0 else 0.0 end) as deal_order_share
+    from purchases
+    where purchases.paid_date <= purchases.cutoff_date
+    group by purchases.cutoff_date, purchases.customer_id
+),
+
+visits as (
+    select
+        cutoffs.cutoff_date,
+        activity.customer_id,
+        max(case when activity.sessions > 0 then activity.activity_date end) as last_session_date,
+        sum(case
+            when activity.activity_date > {{ add_days('cutoffs.cutoff_date', -7) }} then activity.sessions
+            else 0
+        end) as sessions_7d,
+        sum(case
+            when
+                activity.activity_date > {{ add_days('cutoffs.cutoff_date', -14) }}
+                and activity.activity_date <= {{ add_days('cutoffs.cutoff_date', -7) }}
+                then activity.sessions
+            else 0
+        end) as sessions_prev_7d
+    from activity
+    inner join cutoffs on activity.activity_date <= cutoffs.cutoff_date
+    group by cutoffs.cutoff_date, activity.customer_id
+),
+
+profile_versions as (
+    select
+        cutoffs.cutoff_date,
+        raw_customers.*,
+        row_number() over (
+            partition by cutoffs.cutoff_date, raw_customers.customer_id
+            order by raw_customers.updated_at desc, raw_customers._loaded_at desc
+        ) as version_rank
+    from raw_customers
+    inner join cutoffs on {{ to_store_date('raw_customers.updated_at') }} <= cutoffs.cutoff_date
+),
+
+profiles as (
+    select
+        cutoff_date,
+        customer_id,
+        {{ profile_completeness() }} as profile_completeness,
+        coalesce(email_opt_in, false) as email_opt_in,
+        coalesce(sms_opt_in, false) as sms_opt_in
+    from profile_versions
+    where version_rank = 1
+),
+
+categories as (
+    select
+        purchases.cutoff_date,
+        purchases.customer_id,
+        order_items.category,
+        row_number() over (
+            partition by purchases.cutoff_date, purchases.customer_id
+            order by sum(order_items.quantity) desc, order_items.category asc
+        ) as category_rank
+    from purchases
+    inner join order_items on purchases.order_id = order_items.order_id
+    where purchases.paid_date <= purchases.cutoff_date and order_items.category is not null
+    group by purchases.cutoff_date, purchases.customer_id, order_items.category
+),
+
+-- the label reads the orders as they stand at D, the newest cutoff
+purchases_at_d as (
+    select purchases.*
+    from purchases
+    inner join as_of on purchases.cutoff_date = as_of.as_of_date
+),
+
+later_purchases as (
+    select
+        cutoffs.cutoff_date,
+        purchases_at_d.customer_id
+    from cutoffs
+    inner join purchases_at_d
+        on
+            cutoffs.cutoff_date < purchases_at_d.paid_date
+            and {{ add_days('cutoffs.cutoff_date', var('churn_label_days')) }} >= purchases_at_d.paid_date
+    where cutoffs.is_labelled
+    group by cutoffs.cutoff_date, purchases_at_d.customer_id
+),
+
+final as (
+    select
+        buyers.cutoff_date,
+        buyers.customer_id,
+        {{ days_between('buyers.last_purchase_date', 'buyers.cutoff_date') }} as recency_days,
+        buyers.purchase_days,
+        buyers.purchase_days_365d,
+        buyers.net_revenue_365d,
+        {{ days_between('buyers.first_purchase_date', 'buyers.cutoff_date') }} as tenure_days,
+        buyers.purchase_days_7d - buyers.purchase_days_prev_7d as purchase_days_trend_7d,
+        coalesce(visits.sessions_7d, 0) - coalesce(visits.sessions_prev_7d, 0) as sessions_trend_7d,
+        coalesce(visits.sessions_7d, 0) as sessions_7d,
+        {{ days_between('visits.last_session_date', 'buyers.cutoff_date') }} as days_since_last_session,
+        buyers.deal_order_share,
+        coalesce(profiles.profile_completeness, 0) as profile_completeness,
+        coalesce(profiles.email_opt_in, false) as email_opt_in,
+        coalesce(profiles.sms_opt_in, false) as sms_opt_in,
+        {{ tier_rank(member_tier('buyers.net_revenue_365d')) }} as tier_rank,
+        categories.category as favourite_category,
+        case
+            when cutoffs.is_labelled then case when later_purchases.customer_id is null then 1 else 0 end
+        end as churned
+    from buyers
+    inner join cutoffs on buyers.cutoff_date = cutoffs.cutoff_date
+    left join visits on buyers.cutoff_date = visits.cutoff_date and buyers.customer_id = visits.customer_id
+    left join profiles on buyers.cutoff_date = profiles.cutoff_date and buyers.customer_id = profiles.customer_id
+    left join categories
+        on
+            buyers.cutoff_date = categories.cutoff_date
+            and buyers.customer_id = categories.customer_id
+            and categories.category_rank = 1
+    left join later_purchases
+        on buyers.cutoff_date = later_purchases.cutoff_date and buyers.customer_id = later_purchases.customer_id
+)
+
+select * from final

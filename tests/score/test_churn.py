@@ -1,0 +1,99 @@
+"""The churn tree: features never look past their cutoff, it beats recency alone, and its
+published SQL scores every buyer exactly as the model does."""
+
+import duckdb
+import numpy as np
+import pytest
+
+from dagster_project.score.churn import FEATURES_TABLE, band_of, load, score_churn_risk
+from dagster_project.settings import load_settings
+from tests.dbt.helpers import empty_raw_tables, query, run_dbt
+
+D = "2026-06-30"  # with churn_label_days 90 the cutoffs are 2026-01-01, 2026-03-31 and D
+TRAIN_CUTOFF = "2026-01-01"
+
+
+def insert_order(conn, order_id, status, paid_at, updated_at, refund=0):
+    conn.execute(
+        "insert into raw.orders (order_id, customer_id, status, created_at, paid_at, currency, "
+        "order_total, refund_total, updated_at, _source_file, _row_number, _loaded_at) "
+        "values (?, 'k', ?, ?, ?, 'CNY', 100, ?, ?, 'hand', 1, ?)",
+        [order_id, status, paid_at, paid_at, refund, updated_at, updated_at],
+    )
+
+
+def insert_profile(conn, email_opt_in, updated_at):
+    conn.execute(
+        "insert into raw.customers (customer_id, email, registered_at, email_opt_in, updated_at, "
+        "_source_file, _row_number, _loaded_at) values ('k', 'k@example.com', '2025-09-01', ?, ?, 'hand', 1, ?)",
+        [email_opt_in, updated_at, updated_at],
+    )
+
+
+def features_at_train_cutoff(settings):
+    run_dbt(settings, "build", "--select", "+int_churn_features", "--indirect-selection", "cautious",
+            "--exclude", "test_type:unit", as_of=D)  # fmt: skip
+    return query(settings, f"select * from {FEATURES_TABLE} where cutoff_date = '{TRAIN_CUTOFF}'")
+
+
+def test_no_feature_reads_data_after_its_cutoff(tmp_path):
+    settings = load_settings(tmp_path / "data")
+    empty_raw_tables(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as conn:
+        insert_profile(conn, True, "2025-09-01 00:00:00")
+        insert_order(conn, "o1", "paid", "2025-10-01 04:00:00", "2025-10-01 04:00:00")
+        insert_order(conn, "o2", "paid", "2025-12-20 04:00:00", "2025-12-20 04:00:00")
+    (before,) = features_at_train_cutoff(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as conn:
+        # after the cutoff: a new purchase, the December order refunded, an unsubscribe
+        insert_order(conn, "o3", "paid", "2026-01-15 04:00:00", "2026-01-15 04:00:00")
+        insert_order(
+            conn, "o2", "refunded", "2025-12-20 04:00:00", "2026-02-01 04:00:00", refund=100
+        )
+        insert_profile(conn, False, "2026-02-01 00:00:00")
+    (after,) = features_at_train_cutoff(settings)
+    columns = [r[0] for r in query(settings, "select column_name from information_schema.columns where table_name = 'int_churn_features' order by ordinal_position")]  # fmt: skip
+    label = columns.index("churned")
+    assert before[:label] + before[label + 1 :] == after[:label] + after[label + 1 :]
+    assert (before[label], after[label]) == (1, 0)  # only the label sees the January purchase
+    by_name = dict(zip(columns, before, strict=True))
+    assert (by_name["recency_days"], by_name["purchase_days"], by_name["email_opt_in"]) == (
+        12,
+        2,
+        True,
+    )
+
+
+@pytest.fixture(scope="module")
+def churn(shop_warehouse):
+    with duckdb.connect(str(shop_warehouse.warehouse_path)) as conn:
+        report = score_churn_risk(conn, shop_warehouse)
+        scoring = load(conn, report["features"], report["cutoffs"]["score"])
+        sql = conn.execute(
+            f"select customer_id, {report['probability_sql']} as p from {FEATURES_TABLE} "
+            "where cutoff_date = ? order by customer_id",
+            [report["cutoffs"]["score"]],
+        ).fetchall()
+        mart = conn.execute(
+            "select customer_id, churn_probability, risk_band, rule from marts.customer_churn_risk "
+            "order by customer_id"
+        ).fetchall()
+    return report, scoring.sort_values("customer_id"), sql, mart
+
+
+def test_the_tree_beats_recency_alone_out_of_time(churn):
+    holdout = churn[0]["holdout"]
+    assert holdout["roc_auc"] > holdout["recency_only_roc_auc"] > 0.5
+    assert sum(row["buyers"] for row in holdout["calibration"]) == holdout["buyers"]
+
+
+def test_the_published_sql_gives_every_buyer_the_models_probability_and_band(churn, shop_warehouse):
+    report, scoring, sql, mart = churn
+    tree = report["tree"]
+    model = tree.predict_proba(scoring[list(report["features"])])[:, list(tree.classes_).index(1)]
+    assert [c for c, _ in sql] == list(scoring["customer_id"]) == [c for c, *_ in mart]
+    assert np.array_equal(np.array([p for _, p in sql]), model)
+    bands = shop_warehouse.vars["churn_risk_bands"]
+    assert [b for _, _, b, _ in mart] == [band_of(p, bands) for p in model]
+    assert all(rule and " and " in rule for *_, rule in mart)
+    assert len(mart) == report["scored"] > 1000
