@@ -18,7 +18,7 @@ all_checks = [*raw_checks]
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[campaign_day_job()],
+    jobs=[campaign_day_job],
     resources={"warehouse": Warehouse(), "dbt": dbt_resource},
     # DuckDB allows one writing process: steps of a run execute one after another.
     executor=dg.in_process_executor,

@@ -9,11 +9,16 @@ from datetime import date, timedelta
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from dagster_project.activate.assets import CAMPAIGN_ASSETS, EVALUATION_MODELS, campaign_day_job
+from dagster_project.activate.assets import (
+    CAMPAIGN_ASSETS,
+    CAMPAIGN_DAY_SELECTION,
+    EVALUATION_MODELS,
+)
 from dagster_project.definitions import all_assets, all_checks
 from dagster_project.ingest.loader import RAW_SCHEMA
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, table_exists
 from dagster_project.sample_shop.generator import ShopConfig, generate
+from dagster_project.score.churn import RISK_TABLE
 from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.assets import crm_dbt_models, dbt_resource
 
@@ -65,30 +70,16 @@ def _materialize(
     )
 
 
-def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """One run over every partition day that has landing files, then everything downstream."""
-    first, last = landing_days(settings)
-    return _materialize(
-        settings,
-        instance,
-        dg.AssetSelection.all(),
-        tags={
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-        },
-    )
-
-
 def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterInstance) -> list:
     """Ingestion and dbt; then the campaign_day job for the past days of the setting
     demo_campaign_history_days (so the contact log and campaign evaluation have numbers);
     then D's campaigns and the evaluation models. Returns the results of every run."""
     first, last = landing_days(settings)
-    campaign_day = campaign_day_job().selection  # customer marts as of the day, campaigns
     evaluation = dg.AssetSelection.assets(
         *(get_asset_key_for_model([crm_dbt_models], m) for m in EVALUATION_MODELS)
     )
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    # one run over every partition day that has landing files, and everything downstream
     results = [
         _materialize(settings, instance, dg.AssetSelection.all() - CAMPAIGN_ASSETS, tags=tags)
     ]
@@ -99,12 +90,12 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     started = time.perf_counter()
     for back in range(history_days, 0, -1):
         day = (as_of - timedelta(days=back)).isoformat()
-        results.append(_materialize(settings, instance, campaign_day, as_of_date=day))
+        results.append(_materialize(settings, instance, CAMPAIGN_DAY_SELECTION, as_of_date=day))
         if not results[-1].success:
             return results
         print(f"Campaigns of {day} done ({history_days - back + 1} of {history_days} past days).")
     print(f"Ran the campaigns of {history_days} past days in {time.perf_counter() - started:.1f}s.")
-    results.append(_materialize(settings, instance, campaign_day | evaluation))
+    results.append(_materialize(settings, instance, CAMPAIGN_DAY_SELECTION | evaluation))
     return results
 
 
@@ -165,18 +156,14 @@ def summary(settings: Settings) -> str:
             group by campaign_id order by campaign_id
             """
         ).fetchall()
-        has_risk = conn.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'customer_churn_risk'"
-        ).fetchall() == [(1,)]
         risk = (
             conn.execute(
-                """
+                f"""
                 select risk_band, count(*), avg(churn_probability)
-                from marts.customer_churn_risk group by 1 order by 3 desc
+                from {RISK_TABLE} group by 1 order by 3 desc
                 """
             ).fetchall()
-            if has_risk
+            if table_exists(conn, RISK_TABLE)
             else []
         )
         (clv,) = conn.execute("select sum(predicted_clv) from marts.customer_value").fetchall()

@@ -12,6 +12,15 @@ from pydantic import Field
 from dagster_project.settings import Settings, load_settings
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `schema.table` exists in the warehouse."""
+    schema, name = table.split(".")
+    query = (
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    )
+    return conn.execute(query, [schema, name]).fetchall() == [(1,)]
+
+
 class Warehouse(dg.ConfigurableResource):
     """CRM_DATA_DIR and the warehouse file in it (DuckDB: one writing process at a time)."""
 

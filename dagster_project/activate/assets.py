@@ -16,6 +16,7 @@ from dagster_project.activate import export
 from dagster_project.activate.audience import as_of_date, select_audiences
 from dagster_project.activate.catalogue import Campaign
 from dagster_project.resources import Warehouse
+from dagster_project.score.assets import customer_churn_risk
 from dagster_project.transform.assets import crm_dbt_models
 
 GROUP = "campaigns"
@@ -54,18 +55,23 @@ EVALUATION_MODELS = (
 )
 
 
-def campaign_day_job():
-    """Campaigns of one day: the customer marts as of that day (op config crm_dbt_models.
-    as_of_date), the audiences and every export. Run it over past days, oldest first, to
-    backfill the contact log."""
-    return dg.define_asset_job(
-        "campaign_day",
-        selection=dg.AssetSelection.assets(
-            *(get_asset_key_for_model([crm_dbt_models], m) for m in CUSTOMER_MART_MODELS)
-        )
-        | CAMPAIGN_ASSETS,
-        description=campaign_day_job.__doc__,
+# what a campaign day runs: the customer marts as of that day, then the campaign assets
+CAMPAIGN_DAY_SELECTION = (
+    dg.AssetSelection.assets(
+        *(get_asset_key_for_model([crm_dbt_models], m) for m in CUSTOMER_MART_MODELS)
     )
+    | CAMPAIGN_ASSETS
+)
+
+campaign_day_job = dg.define_asset_job(
+    "campaign_day",
+    selection=CAMPAIGN_DAY_SELECTION,
+    description=(
+        "Campaigns of one day: the customer marts as of that day (op config "
+        "crm_dbt_models.as_of_date), the audiences and every export. Run it over past days, "
+        "oldest first, to backfill the contact log."
+    ),
+)
 
 
 def _funnel_table(funnel: list[tuple]) -> str:
@@ -98,7 +104,7 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
                 "stg_shop__orders",
             )
         ]
-        + [dg.AssetKey(["marts", "customer_churn_risk"])],  # the churn_risk condition
+        + [customer_churn_risk.key],  # the churn_risk condition
         description=(
             "Members (treatment and control) of every campaign due on the marts' day D, after "
             "consent, cooldown, frequency caps and priorities; and the funnel of each rule."
@@ -180,8 +186,7 @@ def _export_asset(campaign: Campaign) -> dg.AssetsDefinition:
                 raise dg.Failure(
                     description=(
                         f"Campaign {campaign.id}, send day {day}: the audience file broke its "
-                        "checks, "
-                        "so nothing was published and no contact was logged:\n"
+                        "checks, so nothing was published and no contact was logged:\n"
                         + "\n".join(f"  - {f}" for f in outcome.failures)
                     )
                 )

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from dagster_project.activate.catalogue import Campaign
+from dagster_project.ingest.loader import lit
+from dagster_project.resources import table_exists
+from dagster_project.score.churn import RISK_TABLE
 from dagster_project.settings import Settings
 
 SCHEMA = "activate"
-CHURN_RISK_TABLE = "marts.customer_churn_risk"  # customer_id, churn_probability (the churn model)
 
 # the opt-in that allows each channel, and the address it needs
 CONSENT = {
@@ -27,14 +29,16 @@ CONSENT = {
 }
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def control_fraction_sql(campaign_id: str, customer_id: str) -> str:
     """A number in [0, 1) from md5(campaign id:customer id): the same on every run and engine."""
     digest = f"md5({campaign_id} || ':' || {customer_id})"
     return f"cast(('0x' || left({digest}, 8)) as ubigint) / 4294967296.0"
+
+
+def arm_sql(campaign: Campaign, customer_id: str) -> str:
+    """'control' when the customer's control fraction is below the campaign's control share."""
+    fraction = control_fraction_sql(lit(campaign.id), customer_id)
+    return f"case when {fraction} < {campaign.control_share} then 'control' else 'treatment' end"
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -87,9 +91,7 @@ def audience_base_sql(settings: Settings, with_churn_risk: bool) -> str:
         for t in tiers
     )
     churn_join = (
-        f"left join {CHURN_RISK_TABLE} as k on f.customer_id = k.customer_id"
-        if with_churn_risk
-        else ""
+        f"left join {RISK_TABLE} as k on f.customer_id = k.customer_id" if with_churn_risk else ""
     )
     churn_col = "k.churn_probability" if with_churn_risk else "cast(null as double)"
     return f"""
@@ -133,7 +135,7 @@ def _store_day_end_utc(settings: Settings, day: date) -> datetime:
 def condition_sql(key: str, value: object, settings: Settings, day: date) -> str:
     """One catalogue condition as a SQL predicate on the audience base `b`."""
     if isinstance(value, list):
-        return f"b.{key} in ({', '.join(_quote(v) for v in value)})"
+        return f"b.{key} in ({', '.join(lit(v) for v in value)})"
     if key == "has_downgrade_risk":
         return f"b.has_downgrade_risk = {str(value).lower()}"
     if key == "birthday_in_next_days":
@@ -157,7 +159,7 @@ def condition_sql(key: str, value: object, settings: Settings, day: date) -> str
         )
         return (
             "exists (select 1 from staging.stg_shop__events as e "
-            f"where e.customer_id = b.customer_id and e.event_type = {_quote(value['type'])} "
+            f"where e.customer_id = b.customer_id and e.event_type = {lit(value['type'])} "
             f"and {window} {no_purchase})"
         )
     bounds = []
@@ -177,7 +179,7 @@ def is_due(campaign: Campaign, settings: Settings, day: date) -> bool:
 def _stage_cap_sql(settings: Settings) -> str:
     weekly = int(settings.vars["contact_cap_per_7_days"])
     by_stage = settings.vars.get("contact_cap_per_7_days_by_stage") or {}
-    cases = " ".join(f"when {_quote(stage)} then {int(cap)}" for stage, cap in by_stage.items())
+    cases = " ".join(f"when {lit(stage)} then {int(cap)}" for stage, cap in by_stage.items())
     return (
         f"least({weekly}, case c.lifecycle_stage {cases} else {weekly} end)"
         if cases
@@ -185,15 +187,20 @@ def _stage_cap_sql(settings: Settings) -> str:
     )
 
 
-def _churn_model_exists(conn: duckdb.DuckDBPyConnection) -> bool:
-    schema, table = CHURN_RISK_TABLE.split(".")
-    return bool(
-        conn.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
+def _candidates_sql(campaign: Campaign, settings: Settings, day: date) -> str:
+    """The campaign's qualifying customers, with consent and arm (not yet capped)."""
+    conditions = " and ".join(
+        f"({condition_sql(key, value, settings, day)})" for key, value in campaign.audience.items()
     )
+    return f"""
+        select {lit(campaign.id)} as campaign_id, {lit(campaign.channel)} as channel,
+            {campaign.priority} as priority, {campaign.cooldown_days} as cooldown_days,
+            b.customer_id, b.lifecycle_stage,
+            coalesce({CONSENT[campaign.channel]}, false) as has_consent,
+            {arm_sql(campaign, "b.customer_id")} as arm
+        from audience_base as b
+        where {conditions}
+    """
 
 
 def select_audiences(
@@ -203,10 +210,9 @@ def select_audiences(
     ensure_tables(conn)
     day = as_of_date(conn)
     uses_churn = [c.id for c in campaigns if "churn_risk" in c.audience]
-    if uses_churn and not _churn_model_exists(conn):
+    if uses_churn and not table_exists(conn, RISK_TABLE):
         raise RuntimeError(
-            f"Campaign(s) {', '.join(uses_churn)} filter on churn_risk, but "
-            f"{CHURN_RISK_TABLE} does "
+            f"Campaign(s) {', '.join(uses_churn)} filter on churn_risk, but {RISK_TABLE} does "
             "not exist yet: build the churn model first, or remove the condition."
         )
     due = [c for c in campaigns if is_due(c, settings, day)]
@@ -215,20 +221,7 @@ def select_audiences(
         "create or replace temp view audience_base as "
         + audience_base_sql(settings, with_churn_risk=bool(uses_churn))
     )
-    candidates = [
-        f"""
-        select {_quote(c.id)} as campaign_id, {_quote(c.channel)} as channel,
-            {c.priority} as priority,
-            {c.cooldown_days} as cooldown_days, b.customer_id, b.lifecycle_stage,
-            coalesce({CONSENT[c.channel]}, false) as has_consent,
-            case when {control_fraction_sql(_quote(c.id), "b.customer_id")} < {c.control_share}
-                then 'control' else 'treatment' end as arm
-        from audience_base as b
-        where {" and ".join(f"({condition_sql(k, v, settings, day)})" for k, v in conditions)}
-        """
-        for c in due
-        for conditions in [c.audience.items()]
-    ]
+    candidates = [_candidates_sql(c, settings, day) for c in due]
     empty = (
         "select null::varchar as campaign_id, null::varchar as channel, null::integer as priority, "
         "null::integer as cooldown_days, null::varchar as customer_id, "
@@ -264,17 +257,22 @@ def select_audiences(
                 on c.campaign_id = lc.campaign_id and c.customer_id = lc.customer_id
             left join recent as r on c.customer_id = r.customer_id and c.channel = r.channel
         ),
+        eligible as (
+            select
+                *,
+                has_consent and not in_cooldown and recent_contacts < cap_7_days as is_eligible
+            from flagged
+        ),
         ranked as (
             select
                 *,
-                case when has_consent and not in_cooldown and recent_contacts < cap_7_days then
+                case when is_eligible then
                     row_number() over (
-                        partition by customer_id, channel,
-                            has_consent and not in_cooldown and recent_contacts < cap_7_days
+                        partition by customer_id, channel, is_eligible
                         order by priority, campaign_id
                     )
                 end as rank_today
-            from flagged
+            from eligible
         )
         select
             *,
@@ -294,20 +292,25 @@ def select_audiences(
             from flagged where selected
             """
         )
-        for c in campaigns:
-            conn.execute(
-                f"""
-                insert into {SCHEMA}.campaign_funnel
-                select {d}, ?, ?, ?, count(*), count(*) filter (where has_consent),
-                    count(*) filter (where has_consent and not in_cooldown),
-                    count(*) filter (where rank_today is not null),
-                    count(*) filter (where selected),
-                    count(*) filter (where selected and arm = 'treatment'),
-                    count(*) filter (where selected and arm = 'control')
-                from flagged where campaign_id = ?
-                """,
-                [c.id, c.channel, is_due(c, settings, day), c.id],
-            )
+        catalogue = ", ".join(
+            f"({lit(c.id)}, {lit(c.channel)}, {str(is_due(c, settings, day)).lower()})"
+            for c in campaigns
+        )
+        conn.execute(
+            f"""
+            insert into {SCHEMA}.campaign_funnel
+            select {d}, catalogue.campaign_id, catalogue.channel, catalogue.is_due,
+                count(f.campaign_id), count(*) filter (where f.has_consent),
+                count(*) filter (where f.has_consent and not f.in_cooldown),
+                count(*) filter (where f.is_eligible),
+                count(*) filter (where f.selected),
+                count(*) filter (where f.selected and f.arm = 'treatment'),
+                count(*) filter (where f.selected and f.arm = 'control')
+            from (values {catalogue}) as catalogue (campaign_id, channel, is_due)
+            left join flagged as f on catalogue.campaign_id = f.campaign_id
+            group by catalogue.campaign_id, catalogue.channel, catalogue.is_due
+            """
+        )
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")

@@ -25,8 +25,8 @@ import pandas as pd
 from dagster_project.activate.audience import (
     CONSENT,
     SCHEMA,
+    arm_sql,
     audience_base_sql,
-    control_fraction_sql,
 )
 from dagster_project.activate.catalogue import Campaign
 from dagster_project.ingest.loader import sha256_of
@@ -71,14 +71,12 @@ def prepare(
 ) -> Prepared:
     """Read the send's treatment members with their fields, and the re-derived consent and arm."""
     fields = ", ".join(f"{FIELD_SQL.get(f, f'b.{f}')} as {f}" for f in campaign.fields)
-    cid = campaign.id.replace("'", "''")
     frame = conn.execute(
         f"""
         select
             a.customer_id as _customer_id,
             coalesce({CONSENT[campaign.channel]}, false) as _has_consent,
-            case when {control_fraction_sql(f"'{cid}'", "a.customer_id")} < {campaign.control_share}
-                then 'control' else 'treatment' end as _hash_arm,
+            {arm_sql(campaign, "a.customer_id")} as _hash_arm,
             {fields}
         from {SCHEMA}.campaign_audience as a
         left join ({audience_base_sql(settings, with_churn_risk=False)}) as b
@@ -95,9 +93,9 @@ def prepare(
     ).fetchone()
     if row is None:
         raise RuntimeError(
-            f"No audience of campaign {campaign.id} for {day}: "
-            "materialize activate/campaign_audience "
-            "first (if the catalogue changed, reload the Dagster definitions)."
+            f"No audience of campaign {campaign.id} for {day}: materialize "
+            "activate/campaign_audience first (if the catalogue changed, reload the Dagster "
+            "definitions)."
         )
     is_due, expected, control = row
     return Prepared(campaign, day, frame, bool(is_due), int(expected), int(control))

@@ -31,7 +31,8 @@ from dagster_project.ingest.contract import (
     ORDER_STATUSES,
     PROMOTION_TYPES,
 )
-from dagster_project.settings import dbt_vars
+from dagster_project.ingest.loader import lit
+from dagster_project.settings import load_settings
 
 CHUNK_CUSTOMERS = 100_000  # fixed, so the output depends only on the seed and the size
 ID_BLOCK = 10**8  # ids are chunk * ID_BLOCK + running number
@@ -82,25 +83,17 @@ EV = {name: i for i, name in enumerate(EVENT_TYPES)}
 ST = {name: i for i, name in enumerate(ORDER_STATUSES)}
 
 
-def _first_partition_date() -> date:
-    return date.fromisoformat(str(dbt_vars()["first_partition_date"]))
-
-
-def _store_timezone() -> str:
-    return str(dbt_vars()["store_timezone"])
-
-
 @dataclass(frozen=True)
 class ShopConfig:
     customers: int = SCALES["demo"]
     # the shop starts on the first daily partition and keeps the store's clock (settings)
-    start: date = field(default_factory=_first_partition_date)
+    start: date = field(default_factory=lambda: load_settings().first_partition_date)
     days: int = 730
     seed: int = 42
     fmt: str = "csv"  # csv | parquet
     bad_row_share: float = 0.0  # share of rows broken against the contract, per entity
     bad_files: bool = False  # also write unreadable files on the last day
-    store_timezone: str = field(default_factory=_store_timezone)
+    store_timezone: str = field(default_factory=lambda: load_settings().store_timezone)
 
     @property
     def end(self) -> date:
@@ -510,7 +503,7 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:
     """Names as a DuckDB list literal: code c (0-based) is list[c + 1]."""
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+    return "[" + ", ".join(lit(v) for v in values) + "]"
 
 
 def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, str]]]]:

@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.tree import DecisionTreeClassifier
 
+from dagster_project.ingest.loader import lit, q
 from dagster_project.settings import Settings
 
 FEATURES_TABLE = "intermediate.int_churn_features"
@@ -44,11 +45,6 @@ BASE_FEATURES = {
     "sms_opt_in": "case when sms_opt_in then 1 else 0 end",
     "tier_rank": "tier_rank",
 }
-MAX_CATEGORIES = 12  # favourite categories get a 0/1 feature each, the most common ones
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class NotEnoughHistory(RuntimeError):
@@ -67,25 +63,29 @@ def cutoffs(conn: duckdb.DuckDBPyConnection) -> tuple[date, date, date]:
     return days[0], days[1], days[2]
 
 
-def feature_sql(conn: duckdb.DuckDBPyConnection, train_day: date) -> dict[str, str]:
+def feature_sql(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, train_day: date
+) -> dict[str, str]:
+    """BASE_FEATURES, and a 0/1 feature for each of the most common favourite categories."""
+    most = int(settings.vars["churn_max_categories"])
     categories = conn.execute(
         f"""
         select favourite_category from {FEATURES_TABLE}
         where cutoff_date = ? and favourite_category is not null
-        group by 1 order by count(*) desc, 1 limit {MAX_CATEGORIES}
+        group by 1 order by count(*) desc, 1 limit {most}
         """,
         [train_day],
     ).fetchall()
     features = dict(BASE_FEATURES)
     for (category,) in categories:
         features[f"favourite_category = {category}"] = (
-            f"case when favourite_category = {_quote(category)} then 1 else 0 end"
+            f"case when favourite_category = {lit(category)} then 1 else 0 end"
         )
     return features
 
 
 def load(conn, features: dict[str, str], day: date, sample: int | None = None) -> pd.DataFrame:
-    columns = ", ".join(f'cast({expr} as float) as "{name}"' for name, expr in features.items())
+    columns = ", ".join(f"cast({expr} as float) as {q(name)}" for name, expr in features.items())
     limit = f"using sample {int(sample)} rows (reservoir, 42)" if sample else ""
     return conn.execute(
         f"select customer_id, churned, {columns} from {FEATURES_TABLE} "
@@ -179,31 +179,27 @@ def evaluate(
     and a calibration table (mean predicted against actual churn per band)."""
     y = frame["churned"].astype(int).to_numpy()
     p = tree.predict_proba(frame[list(features)])[:, list(tree.classes_).index(1)]
-    top = sorted(bands, key=lambda b: -b["min_probability"])[0]
-    flagged = p >= top["min_probability"]
     band = np.array([band_of(v, bands) for v in p])
-    calibration = [
-        {
-            "band": b["band"],
-            "buyers": int((band == b["band"]).sum()),
-            "mean_predicted": round(float(p[band == b["band"]].mean()), 4)
-            if (band == b["band"]).any()
-            else None,
-            "actual_churn": round(float(y[band == b["band"]].mean()), 4)
-            if (band == b["band"]).any()
-            else None,
-        }
-        for b in bands
-    ]
+    calibration = []
+    for b in bands:
+        members = band == b["band"]
+        calibration.append(
+            {
+                "band": b["band"],
+                "buyers": int(members.sum()),
+                "mean_predicted": round(float(p[members].mean()), 4) if members.any() else None,
+                "actual_churn": round(float(y[members].mean()), 4) if members.any() else None,
+            }
+        )
+    top = max(bands, key=lambda b: b["min_probability"])["band"]
+    flagged = band == top
     return {
         "buyers": len(y),
         "churn_rate": round(float(y.mean()), 4),
         "roc_auc": round(float(roc_auc_score(y, p)), 4),
         "recency_only_roc_auc": round(float(roc_auc_score(y, frame["recency_days"])), 4),
-        f"precision_at_{top['band']}": round(float(y[flagged].mean()), 4)
-        if flagged.any()
-        else None,
-        f"recall_at_{top['band']}": round(float(flagged[y == 1].mean()), 4),
+        f"precision_at_{top}": round(float(y[flagged].mean()), 4) if flagged.any() else None,
+        f"recall_at_{top}": round(float(flagged[y == 1].mean()), 4),
         "calibration": calibration,
     }
 
@@ -212,7 +208,7 @@ def score_churn_risk(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dic
     """Train, test out of time, refit on the newest labels, score D in SQL; returns the report."""
     train_day, test_day, score_day = cutoffs(conn)
     bands = list(settings.vars["churn_risk_bands"])
-    features = feature_sql(conn, train_day)
+    features = feature_sql(conn, settings, train_day)
     quality = evaluate(
         train(conn, settings, features, train_day), load(conn, features, test_day), features, bands
     )

@@ -65,7 +65,8 @@ class DbtBuildConfig(dg.Config):
 
 
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
-    # unit tests prove the SQL in CI (tests/dbt); a run, whole or a subset, skips them
+    # unit tests prove the SQL in CI (tests/dbt). dagster-dbt drops the exclude of
+    # @dbt_assets when it runs a subset, so every run states it again
     args = ["build", "--exclude", "test_type:unit"]
     if config.as_of_date:
         args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]

@@ -44,23 +44,17 @@ cutoffs as (
 order_versions as (
     select
         cutoffs.cutoff_date,
-        raw_orders.order_id,
-        raw_orders.customer_id,
-        raw_orders.status,
-        raw_orders.paid_at,
-        raw_orders.order_total,
-        raw_orders.refund_total,
-        coalesce(raw_orders.promotion_type, 'none') in ({{ sql_list(var('deal_promotion_types')) }}) as is_deal,
-        row_number() over (
-            partition by cutoffs.cutoff_date, raw_orders.order_id
-            order by raw_orders.updated_at desc, raw_orders._loaded_at desc
-        ) as version_rank
+        raw_orders.*
     from raw_orders
     inner join cutoffs on {{ to_store_date('raw_orders.updated_at') }} <= cutoffs.cutoff_date
     where raw_orders.customer_id is not null
 ),
 
--- the purchases of each cutoff, as the orders stood at its end (same rule as stg_shop__orders)
+-- each order as it stood at the end of each cutoff day
+orders_at_cutoff as (
+    {{ newest_version('order_versions', ['cutoff_date', 'order_id'], 'updated_at desc') }}
+),
+
 purchases as (
     select
         cutoff_date,
@@ -68,13 +62,9 @@ purchases as (
         customer_id,
         {{ to_store_date('paid_at') }} as paid_date,
         order_total - coalesce(refund_total, 0) as net_revenue,
-        is_deal
-    from order_versions
-    where
-        version_rank = 1
-        and paid_at is not null
-        and status != 'cancelled'
-        and order_total - coalesce(refund_total, 0) > 0
+        {{ is_deal() }} as is_deal
+    from orders_at_cutoff
+    where {{ is_purchase() }}
 ),
 
 buyers as (
@@ -130,13 +120,14 @@ visits as (
 profile_versions as (
     select
         cutoffs.cutoff_date,
-        raw_customers.*,
-        row_number() over (
-            partition by cutoffs.cutoff_date, raw_customers.customer_id
-            order by raw_customers.updated_at desc, raw_customers._loaded_at desc
-        ) as version_rank
+        raw_customers.*
     from raw_customers
     inner join cutoffs on {{ to_store_date('raw_customers.updated_at') }} <= cutoffs.cutoff_date
+),
+
+-- each profile as it stood at the end of each cutoff day
+profiles_at_cutoff as (
+    {{ newest_version('profile_versions', ['cutoff_date', 'customer_id'], 'updated_at desc') }}
 ),
 
 profiles as (
@@ -146,8 +137,7 @@ profiles as (
         {{ profile_completeness() }} as profile_completeness,
         coalesce(email_opt_in, false) as email_opt_in,
         coalesce(sms_opt_in, false) as sms_opt_in
-    from profile_versions
-    where version_rank = 1
+    from profiles_at_cutoff
 ),
 
 categories as (

@@ -22,12 +22,8 @@ final as (
         order_total - coalesce(refund_total, 0) as net_revenue,
         channel,
         coalesce(promotion_type, 'none') as promotion_type,
-        coalesce(promotion_type, 'none') in ({{ sql_list(var('deal_promotion_types')) }}) as is_deal,
-        (
-            paid_at is not null
-            and status != 'cancelled'
-            and order_total - coalesce(refund_total, 0) > 0
-        ) as is_purchase,
+        {{ is_deal() }} as is_deal,
+        {{ is_purchase() }} as is_purchase,
         updated_at,
         version_count
     from newest
