@@ -4,7 +4,10 @@ import dagster as dg
 
 from dagster_project.activate.assets import build_campaign_assets, campaign_day_job, contact_log
 from dagster_project.activate.catalogue import load_catalogue
-from dagster_project.ingest.assets import raw_assets, raw_checks
+from dagster_project.ingest.assets import raw_assets
+from dagster_project.orchestration import jobs, schedules, sensors
+from dagster_project.publish import bi_marts
+from dagster_project.quality.checks import mart_checks, raw_checks
 from dagster_project.resources import Warehouse
 from dagster_project.score.assets import score_assets
 from dagster_project.transform.assets import crm_dbt_models, dbt_resource
@@ -12,13 +15,22 @@ from dagster_project.transform.assets import crm_dbt_models, dbt_resource
 # A mistake in the campaign catalogue stops here, before anything runs, with every mistake listed.
 campaign_assets = build_campaign_assets(load_catalogue())
 
-all_assets = [*raw_assets, crm_dbt_models, *score_assets, contact_log, *campaign_assets]
-all_checks = [*raw_checks]
+all_assets = [
+    *raw_assets,
+    crm_dbt_models,
+    *score_assets,
+    contact_log,
+    *campaign_assets,
+    bi_marts,
+]
+all_checks = [*raw_checks, *mart_checks]
 
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[campaign_day_job],
+    jobs=[campaign_day_job, *jobs],
+    schedules=schedules,
+    sensors=sensors,
     resources={"warehouse": Warehouse(), "dbt": dbt_resource},
     # DuckDB allows one writing process: steps of a run execute one after another.
     executor=dg.in_process_executor,

@@ -16,6 +16,8 @@ from dagster_project.activate.assets import (
 )
 from dagster_project.definitions import all_assets, all_checks
 from dagster_project.ingest.loader import RAW_SCHEMA
+from dagster_project.orchestration import failure_log
+from dagster_project.publish import bi_marts, published_path
 from dagster_project.resources import Warehouse, table_exists
 from dagster_project.sample_shop.generator import ShopConfig, generate
 from dagster_project.score.churn import RISK_TABLE
@@ -95,7 +97,9 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
             return results
         print(f"Campaigns of {day} done ({history_days - back + 1} of {history_days} past days).")
     print(f"Ran the campaigns of {history_days} past days in {time.perf_counter() - started:.1f}s.")
-    results.append(_materialize(settings, instance, CAMPAIGN_DAY_SELECTION | evaluation))
+    # D again, the evaluation, and the BI publication of the marts as of D
+    final = CAMPAIGN_DAY_SELECTION | evaluation | dg.AssetSelection.assets(bi_marts)
+    results.append(_materialize(settings, instance, final))
     return results
 
 
@@ -224,6 +228,10 @@ def summary(settings: Settings) -> str:
         "Contacts:    table activate.contact_log (treatment and control members of every send)",
         f"Quarantine:  table {RAW_SCHEMA}.quarantine (reason, file, row, payload of every bad row)",
         f"Landing:     {settings.landing_dir}",
+        f"BI:          {published_path(settings)} (read-only copy of the marts, for BI tools)",
+        f"Checks:      {settings.data_dir / 'quality'}/<suite>/latest.html "
+        "(great-expectations results)",
+        f"Failed runs: {failure_log(settings)} (when the run_failure sensor is on)",
         "Dagster UI:  make dagster  (then open http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)

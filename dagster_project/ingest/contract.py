@@ -38,6 +38,7 @@ class RowRule:
 
     bad_when: str
     reason: str
+    at_least: tuple[str, str] | None = None  # the same rule as (a, b): a >= b, for the checks
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Entity:
     name: str
     description: str
     columns: tuple[Column, ...]
+    key: tuple[str, ...]  # one row per key within a delivered file
     rules: tuple[RowRule, ...] = ()
     optional: bool = False  # a shop may deliver no files for it at all
 
@@ -101,6 +103,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("push_opt_in", BOOL),
                 Column("updated_at", TIMESTAMP, required=True),
             ),
+            key=("customer_id", "updated_at"),
         ),
         Entity(
             "orders",
@@ -120,7 +123,14 @@ ENTITIES: dict[str, Entity] = {
                 Column("promotion_type", ENUM, values=PROMOTION_TYPES),
                 Column("updated_at", TIMESTAMP, required=True),
             ),
-            rules=(RowRule("refund_total > order_total", "refund_total above order_total"),),
+            key=("order_id", "updated_at"),
+            rules=(
+                RowRule(
+                    "refund_total > order_total",
+                    "refund_total above order_total",
+                    at_least=("order_total", "refund_total"),
+                ),
+            ),
         ),
         Entity(
             "order_items",
@@ -135,6 +145,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("unit_price", DECIMAL, required=True, min=0),
                 Column("line_total", DECIMAL, required=True, min=0),
             ),
+            key=("order_id", "line_number"),
         ),
         Entity(
             "sessions",
@@ -152,6 +163,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("device_type"),
                 Column("landing_page"),
             ),
+            key=("session_id",),
         ),
         Entity(
             "events",
@@ -168,6 +180,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("search_query"),
                 Column("order_id"),
             ),
+            key=("event_id",),
         ),
         Entity(
             "marketing_spend",
@@ -178,6 +191,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("spend", DECIMAL, required=True, min=0),
                 Column("currency", CURRENCY, required=True),
             ),
+            key=("date", "channel"),
             optional=True,
         ),
     )

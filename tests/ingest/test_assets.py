@@ -1,9 +1,10 @@
-"""The raw assets through Dagster: partitions, metadata, the reconciliation check, failures."""
+"""The raw assets through Dagster: partitions, metadata, their checks, failures."""
 
 import dagster as dg
 
 from dagster_project.definitions import defs
-from dagster_project.ingest.assets import raw_assets, raw_checks
+from dagster_project.ingest.assets import raw_assets
+from dagster_project.quality.checks import raw_checks
 from dagster_project.resources import Warehouse
 
 HEADER = (
@@ -33,7 +34,7 @@ def test_definitions_load_with_one_raw_asset_and_check_per_entity():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/customers", "raw/orders", "raw/order_items", "raw/sessions", "raw/events",
             "raw/marketing_spend"} <= keys  # fmt: skip
-    assert len(raw_checks) == 6
+    assert len(raw_checks) == 12  # contract (ERROR) and plausibility (WARN) per entity
 
 
 def test_a_range_of_days_loads_in_one_run_with_row_counts(settings, land):
@@ -52,8 +53,11 @@ def test_a_range_of_days_loads_in_one_run_with_row_counts(settings, land):
     meta = materializations[0].metadata
     assert meta["rows_loaded"].value == 2 and meta["rows_quarantined"].value == 1
     assert meta["dagster/row_count"].value == 2
-    (check,) = result.get_asset_check_evaluations()
-    assert check.passed and check.description == "all 2 file(s) reconcile"
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert set(checks) == {"contract_expectations", "plausibility_expectations"}
+    contract = checks["contract_expectations"]
+    assert contract.passed
+    assert contract.description == "2 new row(s) and every file of the ledger pass"
 
 
 def test_an_unreadable_file_fails_the_partition_naming_the_file(settings, land):

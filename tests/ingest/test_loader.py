@@ -8,9 +8,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dagster_project.ingest.assets import reconciliation_problems
 from dagster_project.ingest.contract import ENTITIES
 from dagster_project.ingest.loader import load_partitions
+from dagster_project.quality.suites import validate_ledger
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # fixed "now" for the future-timestamp rule
 DAY = "2026-11-01"
@@ -107,7 +107,7 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(conn, settings, lan
         "select rows_read, rows_loaded, rows_quarantined from raw.file_ledger"
     ).fetchall()
     assert ledger == [(9, 1, 8)]
-    assert reconciliation_problems(conn, ORDERS) == []
+    assert validate_ledger(conn, settings, ORDERS, max_share=1.0).failures == []
 
 
 def test_a_row_can_break_several_rules_and_all_are_named(conn, settings, land):
@@ -196,7 +196,7 @@ def test_reloading_a_partition_or_redelivering_a_file_changes_nothing(conn, sett
         ("landing/orders/dt=2026-11-02/copy-of-a.csv", "duplicate", "landing/orders/dt=2026-11-01/a.csv"),
     ]  # fmt: skip
     assert load(conn, settings, days=(DAY, "2026-11-02")).files_duplicate == 0
-    assert reconciliation_problems(conn, ORDERS) == []
+    assert validate_ledger(conn, settings, ORDERS, max_share=1.0).failures == []
 
 
 def test_a_file_replaced_in_place_replaces_its_rows(conn, settings, land):
@@ -208,7 +208,7 @@ def test_a_file_replaced_in_place_replaces_its_rows(conn, settings, land):
     assert (report.rows_loaded, report.rows_quarantined) == (2, 0)
     assert conn.execute("select count(*) from raw.orders").fetchone() == (2,)
     assert conn.execute("select count(*) from raw.quarantine").fetchone() == (0,)
-    assert reconciliation_problems(conn, ORDERS) == []
+    assert validate_ledger(conn, settings, ORDERS, max_share=1.0).failures == []
 
 
 def test_a_newer_order_version_is_kept_beside_the_older(conn, settings, land):
@@ -273,7 +273,9 @@ def test_reconciliation_check_finds_rows_that_went_missing(conn, settings, land)
     land("orders", DAY, "a.csv", HEADER + row.format(n=1) + row.format(n=2))
     load(conn, settings)
     conn.execute("delete from raw.orders where order_id = 'o2'")
-    assert reconciliation_problems(conn, ORDERS) == [
-        f"landing/orders/dt={DAY}/a.csv: ledger read 2, loaded 2, quarantined 0; "
-        "tables hold 1 loaded and 0 quarantined"
+    file = f"landing/orders/dt={DAY}/a.csv"
+    assert validate_ledger(conn, settings, ORDERS, max_share=1.0).failures == [
+        "expect_column_pair_values_to_be_equal on rows_loaded and rows_in_raw_table: "
+        f"1 row(s) break it, e.g. [{{'source_file': '{file}', 'rows_loaded': '2', "
+        "'rows_in_raw_table': '1'}]"
     ]

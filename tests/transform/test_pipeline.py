@@ -37,7 +37,11 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     assert {"raw/orders", "marts/customer_facts", "marts/customer_rfm", "marts/customer_lifecycle",
             "marts/customer_stage_history", "marts/customer_stage_transitions"} <= materialized  # fmt: skip
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
-    assert failed == []
+    # the shop's 1% bad rows and its old dates only warn: ERROR checks all pass
+    assert {(c.check_name, c.severity) for c in failed} <= {
+        ("plausibility_expectations", dg.AssetCheckSeverity.WARN),
+        ("data_is_fresh", dg.AssetCheckSeverity.WARN),
+    }
     text = summary(settings)
     assert f"Customers per lifecycle stage on {shop.end}" in text  # D: the last day with data
     assert "important_value" in text and "registered_dormant" in text

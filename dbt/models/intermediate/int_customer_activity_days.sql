@@ -8,7 +8,7 @@
 -- One row per customer per day with activity, up to D: the day's sessions and events, and
 -- the strongest prospect signal of the day: 4 unpaid order, 3 cart or checkout,
 -- 2 favourite/inquiry/search, 1 any visit. Incremental: each build recomputes the days
--- from kpi_restate_days before its last day on (an order paid later stops being unpaid).
+-- from restate_days before its last day on (an order paid later stops being unpaid).
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
@@ -27,7 +27,7 @@ as_of as (
 
 since as (
     {% if is_incremental() %}
-        select {{ add_days('max(activity_date)', -var('kpi_restate_days')) }} as from_date
+        select {{ add_days('max(activity_date)', -var('restate_days')) }} as from_date
         from {{ this }}
     {% else %}
         select cast(null as date) as from_date

@@ -4,13 +4,16 @@
         unique_key=['customer_id', 'valid_from'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        pre_hook="{{ rewind_spells(this, var('restate_days')) }}",
     )
 }}
 -- The lifecycle stage of every known customer on every day, stored as spells: one row per
 -- customer per unbroken run of days in one stage, valid_from to valid_to (both inclusive).
--- The first build covers all history; each later build adds the days after the last one
--- it covered, up to D, and extends the spells that go on. Backfilling an earlier day needs
--- a full refresh (dbt build --full-refresh --select customer_stage_history).
+-- The first build covers all history; each later build first restates the last
+-- restate_days days it covered (late orders, refunds and events within them are taken
+-- in: macro rewind_spells), then adds the days after, up to D, and extends the spells that go
+-- on. Data later than that reaches the history with a full refresh
+-- (dbt build --full-refresh --select customer_stage_history).
 --
 -- Stages (metrics.md): a buyer's stage on day d follows the days since the last purchase on
 -- or before d; before the first purchase a person is a prospect, by the strongest activity

@@ -11,7 +11,7 @@
 --   KPI 5, customer quality: net revenue / orders of the purchases in that window;
 --   the day's buyers, orders, net revenue, active-customer ARPU and AOV.
 -- In a window, 'new' customers made their first purchase inside it, 'returning' ones before.
--- Incremental: each build recomputes the last kpi_restate_days days up to D and replaces them.
+-- Incremental: each build recomputes the last restate_days days up to D and replaces them.
 with calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
@@ -25,7 +25,7 @@ report_days as (
     from calendar
     {% if is_incremental() %}
         where calendar_date > (
-            select {{ add_days('max(calendar_date)', -var('kpi_restate_days')) }} from {{ this }}
+            select {{ add_days('max(calendar_date)', -var('restate_days')) }} from {{ this }}
         )
     {% endif %}
 ),

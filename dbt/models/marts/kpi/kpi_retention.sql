@@ -9,7 +9,7 @@
 -- customers who purchased on X, how many had another purchase day in (X, X + N]. Reported
 -- once X + N <= D. 'new': X was their first purchase day. Additive over days.
 -- Incremental: each build adds the days that became reportable, recomputing the last
--- kpi_restate_days of them.
+-- restate_days of them.
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
@@ -61,7 +61,7 @@ cohort_members as (
             and (
                 reported.last_reported is null
                 or purchase_days.purchase_date
-                > {{ add_days('reported.last_reported', -var('kpi_restate_days')) }}
+                > {{ add_days('reported.last_reported', -var('restate_days')) }}
             )
         {% endif %}
 ),

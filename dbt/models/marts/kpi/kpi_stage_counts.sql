@@ -8,7 +8,7 @@
 -- Customers per lifecycle stage per day (from the stage history, every day) and per RFM
 -- group (as of D, one day per build): the trend lines. One row per day, dimension
 -- ('lifecycle_stage' or 'rfm_group') and value. Incremental: each build adds the days
--- after the last one it holds, recomputing the last kpi_restate_days.
+-- after the last one it holds, recomputing the last restate_days.
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
@@ -77,7 +77,7 @@ final as (
     from stage_days
     {% if is_incremental() %}
         where calendar_date > (
-            select {{ add_days('max(calendar_date)', -var('kpi_restate_days')) }}
+            select {{ add_days('max(calendar_date)', -var('restate_days')) }}
             from {{ this }} where dimension = 'lifecycle_stage'
         )
     {% endif %}

@@ -1,0 +1,184 @@
+"""Production runs: jobs, the daily and weekly schedules, the landing-zone sensor, and the
+run-failure report. Times are in the store's time zone (settings in dbt/dbt_project.yml)."""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from dagster_project.activate.assets import contact_log
+from dagster_project.settings import Settings, load_settings
+from dagster_project.transform.assets import crm_dbt_models
+
+_settings = load_settings()
+_vars = _settings.vars
+
+# a failed step (a locked warehouse file, a full disk) is tried again, later each time; a broken
+# landing file or a failed check is not (they raise without allowing retries)
+RETRY = dg.RetryPolicy(
+    max_retries=int(_vars["step_max_retries"]),
+    delay=int(_vars["step_retry_delay_seconds"]),
+    backoff=dg.Backoff.EXPONENTIAL,
+)
+WEEKLY_KPI_MODELS = ("kpi_weekly", "kpi_weekly_monitor")
+
+daily_pipeline = dg.define_asset_job(
+    "daily_pipeline",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(contact_log.key),
+    description=(
+        "One day's partition of every raw entity, then everything downstream: dbt marts, "
+        "scores, campaign audiences and files, and the BI publication. A backfill over a "
+        "range of days loads the range in one run and builds the rest once."
+    ),
+    op_retry_policy=RETRY,
+)
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=dg.AssetSelection.groups("ingest"),
+    description="Load one day's landing files (launched by the landing_files sensor).",
+    op_retry_policy=RETRY,
+)
+weekly_kpi_job = dg.define_asset_job(
+    "weekly_kpi",
+    selection=dg.AssetSelection.assets(
+        *(get_asset_key_for_model([crm_dbt_models], m) for m in WEEKLY_KPI_MODELS)
+    ),
+    description="The weekly KPI tables, rebuilt once the week has closed.",
+    op_retry_policy=RETRY,
+)
+
+
+def _cron(time_of_day: str, weekday: str = "*") -> str:
+    hour, minute = (int(part) for part in time_of_day.split(":"))
+    return f"{minute} {hour} * * {weekday}"
+
+
+@dg.schedule(
+    job=daily_pipeline,
+    cron_schedule=_cron(str(_vars["daily_schedule_time"])),
+    execution_timezone=_settings.store_timezone,
+    description="Every day at daily_schedule_time (store time): yesterday's partition and "
+    "everything downstream.",
+)
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    store_day = context.scheduled_execution_time.astimezone(ZoneInfo(_settings.store_timezone))
+    day = (store_day.date() - timedelta(days=1)).isoformat()
+    return dg.RunRequest(run_key=f"daily-{day}", partition_key=day)
+
+
+@dg.schedule(
+    job=weekly_kpi_job,
+    # cron counts Sunday as 0; ISO weekdays run 1 (Monday) to 7 (Sunday)
+    cron_schedule=_cron(
+        str(_vars["weekly_kpi_schedule_time"]), str(int(_vars["weekly_kpi_weekday"]) % 7)
+    ),
+    execution_timezone=_settings.store_timezone,
+    description="Once a week, after the week has closed: the weekly KPI tables.",
+)
+def weekly_kpi_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    week = context.scheduled_execution_time.astimezone(ZoneInfo(_settings.store_timezone))
+    return dg.RunRequest(run_key=f"weekly-kpi-{week.date().isoformat()}")
+
+
+def landing_state(settings: Settings) -> dict[str, str]:
+    """One digest per partition day of the landing zone: the names, sizes and times of its files."""
+    listing: dict[str, list[str]] = {}
+    for path in sorted(settings.landing_dir.glob("*/dt=*/*")):
+        if path.is_file() and not path.name.startswith((".", "_")):
+            stat = path.stat()
+            rel = path.relative_to(settings.landing_dir)
+            listing.setdefault(path.parent.name[3:], []).append(
+                f"{rel}:{stat.st_size}:{stat.st_mtime_ns}"
+            )
+    return {
+        day: hashlib.sha256("\n".join(files).encode()).hexdigest()[:16]
+        for day, files in listing.items()
+    }
+
+
+def changed_days(before: dict[str, str], now: dict[str, str]) -> list[str]:
+    return sorted(day for day, digest in now.items() if before.get(day) != digest)
+
+
+def _valid_days(days: Iterable[str], context: dg.SensorEvaluationContext) -> list[str]:
+    first = _settings.first_partition_date
+    tomorrow = datetime.now(ZoneInfo(_settings.store_timezone)).date() + timedelta(days=1)
+    valid = []
+    for day in days:
+        try:
+            parsed = date.fromisoformat(day)
+        except ValueError:
+            context.log.warning(f"landing folder dt={day} is not a date (YYYY-MM-DD): skipped")
+            continue
+        if not first <= parsed <= tomorrow:
+            context.log.warning(
+                f"landing folder dt={day} is outside the partitions ({first} to today): "
+                "skipped; change first_partition_date to load it"
+            )
+            continue
+        valid.append(day)
+    return valid
+
+
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=int(_vars["landing_sensor_interval_seconds"]),
+    description="Launches the ingestion of a partition day when files arrive in (or change "
+    "under) landing/<entity>/dt=<day>/. It starts from the landing zone as it is when it is "
+    "first turned on: load older days with a backfill.",
+)
+def landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    now = landing_state(load_settings())
+    if context.cursor is None:
+        return dg.SensorResult(
+            skip_reason=f"Started watching {len(now)} landing day(s); new files from now on.",
+            cursor=json.dumps(now),
+        )
+    days = _valid_days(changed_days(json.loads(context.cursor), now), context)
+    requests = [dg.RunRequest(run_key=f"{day}:{now[day]}", partition_key=day) for day in days]
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=json.dumps(now),
+        skip_reason=None if requests else "No new landing files.",
+    )
+
+
+def failure_log(settings: Settings) -> Path:
+    return settings.data_dir / "quality" / "run_failures.log"
+
+
+@dg.run_failure_sensor(
+    description="Writes each failed run, with the cause, to $CRM_DATA_DIR/quality/"
+    "run_failures.log (one line per run; point an alert at it).",
+    monitor_all_code_locations=False,
+)
+def report_run_failure(context: dg.RunFailureSensorContext) -> None:
+    causes = []
+    for event in context.get_step_failure_events():
+        data = event.step_failure_data
+        user = data.user_failure_data if data else None
+        error = data.error if data else None
+        text = (user.description if user else None) or (error.message if error else "")
+        causes.append(f"{event.step_key}: {text.strip()}")
+    line = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "job": context.dagster_run.job_name,
+        "run_id": context.dagster_run.run_id,
+        "partition": context.dagster_run.tags.get("dagster/partition"),
+        "cause": causes or [context.failure_event.message],
+    }
+    path = failure_log(load_settings())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+    context.log.error(f"Run {line['run_id']} of {line['job']} failed: {line['cause']}")
+
+
+jobs = [daily_pipeline, ingest_job, weekly_kpi_job]
+schedules = [daily_schedule, weekly_kpi_schedule]
+sensors = [landing_files, report_run_failure]

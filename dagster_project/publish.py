@@ -1,0 +1,99 @@
+"""The marts, published for BI tools: a read-only DuckDB file that never blocks a run.
+
+DuckDB lets one process write the warehouse and locks the file while it does. So after each
+good build the marts are copied into a new file beside the published one, which is then
+renamed over it (an atomic swap): a BI connection opened before the swap keeps reading the
+previous publication, one opened after sees the new one, and none sees half of either.
+"""
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from dagster_project.ingest.loader import lit, q
+from dagster_project.resources import Warehouse
+from dagster_project.score.assets import score_assets
+from dagster_project.settings import Settings
+from dagster_project.transform.assets import crm_dbt_models
+
+PUBLICATION_TABLE = "_publication"  # in the published file: what it holds, from which run
+
+
+def published_path(settings: Settings) -> Path:
+    return settings.data_dir / "bi" / "crm_mart.duckdb"
+
+
+def publish_marts(conn: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
+    """Copy every table of the `bi_published_schemas` into a new file and swap it into place."""
+    final = published_path(settings)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    building = final.parent / f".marts-{uuid.uuid4().hex}.duckdb"
+    schemas = list(settings.vars["bi_published_schemas"])
+    tables = conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database() and table_type = 'BASE TABLE' "
+        f"and table_schema in ({', '.join(lit(s) for s in schemas)}) order by 1, 2"
+    ).fetchall()
+    published_at = datetime.now(UTC).replace(tzinfo=None)
+    conn.execute(f"attach {lit(str(building))} as bi_building")
+    try:
+        counts = []
+        for schema in schemas:
+            conn.execute(f"create schema bi_building.{q(schema)}")
+        for schema, table in tables:
+            name = f"{q(schema)}.{q(table)}"
+            conn.execute(f"create table bi_building.{name} as select * from {name}")
+            (rows,) = conn.execute(f"select count(*) from bi_building.{name}").fetchone()
+            counts.append((f"{schema}.{table}", rows))
+        conn.execute(
+            f"create table bi_building.main.{PUBLICATION_TABLE} "
+            "(table_name varchar, row_count bigint, run_id varchar, published_at timestamp)"
+        )
+        conn.executemany(
+            f"insert into bi_building.main.{PUBLICATION_TABLE} values (?, ?, ?, ?)",
+            [(name, rows, run_id, published_at) for name, rows in counts],
+        )
+        conn.execute("checkpoint bi_building")
+        conn.execute("detach bi_building")
+        os.replace(building, final)  # atomic: readers see the old file or the new one
+    except BaseException:
+        if "bi_building" in {r[0] for r in conn.execute("show databases").fetchall()}:
+            conn.execute("detach bi_building")
+        building.unlink(missing_ok=True)
+        raise
+    return {"path": str(final), "tables": len(counts), "rows": sum(n for _, n in counts)}
+
+
+_mart_keys = [k for k in crm_dbt_models.keys if k.path[0] == "marts"]
+_score_keys = [k for a in score_assets for k in a.keys]
+
+
+@dg.asset(
+    key=dg.AssetKey(["bi", "marts"]),
+    group_name="bi",
+    kinds={"duckdb"},
+    deps=[*_mart_keys, *_score_keys],
+    description=(
+        "Every mart in a read-only DuckDB file for BI tools ($CRM_DATA_DIR/bi/crm_mart.duckdb), "
+        "swapped in atomically after a good build. A failed check upstream leaves the last "
+        "good publication in place."
+    ),
+)
+def bi_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.connect() as conn:
+        published = publish_marts(conn, warehouse.get_settings(), context.run_id)
+    context.log.info(
+        f"Published {published['tables']} tables ({published['rows']:,} rows) to "
+        f"{published['path']}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(published["path"]),
+            "tables": published["tables"],
+            "rows": published["rows"],
+        }
+    )

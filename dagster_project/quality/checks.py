@@ -1,0 +1,135 @@
+"""The great-expectations suites as Dagster asset checks.
+
+An ERROR check is blocking: when it fails, nothing downstream of its asset runs in that run
+(no mart, no score, no audience file, no BI publication). A WARN check is recorded and shown.
+Every validation is kept as an HTML page under $CRM_DATA_DIR/quality/<suite>/, linked from
+the check's metadata. dbt's own tests appear as asset checks too (dagster-dbt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import get_asset_key_for_model
+
+from dagster_project.ingest.assets import raw_key
+from dagster_project.ingest.contract import ENTITIES, Entity
+from dagster_project.quality.gx import Outcome, write_report
+from dagster_project.quality.suites import (
+    CONTRACT,
+    MART_SUITES,
+    PLAUSIBILITY,
+    MartSuite,
+    validate_freshness,
+    validate_mart,
+    validate_raw,
+)
+from dagster_project.resources import Warehouse
+from dagster_project.settings import Settings
+from dagster_project.transform.assets import crm_dbt_models
+
+ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+
+
+def run_suite(
+    warehouse: Warehouse,
+    name: str,
+    validate: Callable[[duckdb.DuckDBPyConnection, Settings], tuple[Outcome, dict[str, Any]]],
+    severity: dg.AssetCheckSeverity,
+    passed_text: str,
+) -> dg.AssetCheckResult:
+    """Validate, keep the HTML report under quality/<name>/, and say what was found.
+    `passed_text` may name facts, e.g. '{rows_validated:,} rows'."""
+    settings = warehouse.get_settings()
+    with warehouse.connect() as conn:
+        outcome, facts = validate(conn, settings)
+    report = write_report(outcome, settings.data_dir / "quality" / name, name, facts)
+    failures = outcome.failures
+    return dg.AssetCheckResult(
+        passed=outcome.success,
+        severity=severity,
+        description="; ".join(failures[:10]) + (f" (report: {report})" if failures else "")
+        or passed_text.format(**facts),
+        metadata={
+            "report": dg.MetadataValue.path(str(report)),
+            "expectations": len(outcome.results),
+            "expectations_failed": len(failures),
+            **{k: v if isinstance(v, int | float | bool) else str(v) for k, v in facts.items()},
+        },
+    )
+
+
+def _raw_check(entity: Entity, suite: str) -> dg.AssetChecksDefinition:
+    blocking = suite == CONTRACT
+    text = {
+        CONTRACT: "The data contract again on the rows loaded since this check last passed: "
+        "required values, enums, ranges, currency, no future timestamps, one row per key in a "
+        "file; and the file ledger reconciles, with at most quarantine_error_share quarantined "
+        "per file. Blocking: a failure stops everything downstream.",
+        PLAUSIBILITY: "Warnings on the newly loaded rows: timestamps in order, order totals "
+        "below order_total_warn_max, at most quarantine_warn_share quarantined per file.",
+    }[suite]
+
+    @dg.asset_check(
+        asset=raw_key(entity.name),
+        name=f"{suite}_expectations",
+        blocking=blocking,
+        description=text,
+    )
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        return run_suite(
+            warehouse,
+            f"raw_{entity.name}_{suite}",
+            lambda conn, settings: validate_raw(conn, settings, entity, suite),
+            ERROR if blocking else WARN,
+            "{rows_validated:,} new row(s) and every file of the ledger pass",
+        )
+
+    _check.__name__ = f"raw_{entity.name}_{suite}_expectations"
+    return _check
+
+
+def mart_key(table: str) -> dg.AssetKey:
+    schema, name = table.split(".")
+    if name in ("customer_value", "customer_churn_risk"):  # Python assets, not dbt models
+        return dg.AssetKey([schema, name])
+    return get_asset_key_for_model([crm_dbt_models], name)
+
+
+def _mart_check(suite: MartSuite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=mart_key(suite.table),
+        name="mart_expectations",
+        blocking=True,
+        description="Values in range (great-expectations) and a row count that has not "
+        "dropped by more than mart_max_row_drop_share since the last good run. Blocking.",
+    )
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        return run_suite(
+            warehouse,
+            suite.table,
+            lambda conn, settings: validate_mart(conn, settings, suite),
+            ERROR,
+            "every expectation holds",
+        )
+
+    _check.__name__ = f"{suite.table.replace('.', '_')}_expectations"
+    return _check
+
+
+@dg.asset_check(
+    asset=mart_key("marts.customer_lifecycle"),
+    name="data_is_fresh",
+    blocking=False,
+    description="WARN when the day the marts are as of is more than freshness_max_days "
+    "before today in the store's time zone: landing files have stopped arriving.",
+)
+def data_is_fresh(warehouse: Warehouse) -> dg.AssetCheckResult:
+    return run_suite(warehouse, "freshness", validate_freshness, WARN, "the marts are up to date")
+
+
+raw_checks = [_raw_check(e, s) for e in ENTITIES.values() for s in (CONTRACT, PLAUSIBILITY)]
+mart_checks = [*(_mart_check(s) for s in MART_SUITES.values()), data_is_fresh]

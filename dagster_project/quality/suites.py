@@ -1,0 +1,420 @@
+"""The great-expectations suites of crm-mart and the rows each one reads.
+
+Raw entities (per landing file):
+- contract (ERROR): the data contract again on the rows loaded since the suite last passed
+  (required values, enums, ranges, the reporting currency, no future timestamps, one row
+  per key in a file), and the file ledger (rows read = loaded + quarantined, the tables
+  hold exactly those rows, quarantined share at most `quarantine_error_share`);
+- plausibility (WARN): timestamps in order, totals below `order_total_warn_max`,
+  quarantined share at most `quarantine_warn_share`.
+Marts (ERROR): one known stage per customer, scores and rates in range, and a row count that
+has not dropped by more than `mart_max_row_drop_share` since the last good run. Freshness
+(WARN): the newest data is at most `freshness_max_days` old.
+
+Rows are validated in frames of at most `gx_chunk_rows` (files never split across frames), so
+a big table never sits whole in pandas; a first load above `gx_max_rows_per_run` new rows is
+validated on a deterministic sample of that size (the loader has checked every row already).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import great_expectations.expectations as gxe
+import pandas as pd
+
+from dagster_project.ingest.contract import CURRENCY, ENUM, TIMESTAMP, Entity
+from dagster_project.ingest.loader import RAW_SCHEMA, ensure_tables, lit, q
+from dagster_project.quality.gx import Outcome, validate_chunks, validate_frame
+from dagster_project.resources import table_exists
+from dagster_project.settings import DBT_PROJECT_DIR, Settings
+
+SCHEMA = "quality"
+CONTRACT, PLAUSIBILITY = "contract", "plausibility"
+
+
+def ensure_quality_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"create schema if not exists {SCHEMA}")
+    conn.execute(
+        f"create table if not exists {SCHEMA}.validated_through (entity varchar, suite varchar, "
+        "loaded_at timestamp, primary key (entity, suite))"
+    )
+    conn.execute(
+        f"create table if not exists {SCHEMA}.row_counts (table_name varchar primary key, "
+        "row_count bigint, counted_at timestamp)"
+    )
+
+
+def combine(*outcomes: Outcome) -> Outcome:
+    """Two suites of one check as one outcome."""
+    return Outcome(
+        success=all(o.success for o in outcomes), results=[r for o in outcomes for r in o.results]
+    )
+
+
+# --- raw entities ------------------------------------------------------------------------
+
+
+def _at_least(a: str, b: str) -> Any:
+    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing"
+    )
+
+
+def contract_expectations(entity: Entity, settings: Settings, now_utc: datetime) -> list[Any]:
+    future_limit = now_utc.replace(tzinfo=None) + timedelta(hours=settings.future_tolerance_hours)
+    rules: list[Any] = [
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["_source_file", *entity.key])
+    ]
+    for c in entity.columns:
+        if c.required:
+            rules.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name))
+        if c.kind == ENUM:
+            rules.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=list(c.values)))
+        if c.kind == CURRENCY:
+            rules.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=c.name, value_set=[settings.reporting_currency]
+                )
+            )
+        if c.min is not None or c.max is not None:
+            rules.append(
+                gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=c.min, max_value=c.max)
+            )
+        if c.kind == TIMESTAMP and c.required:  # (per row it costs seconds per million)
+            rules.append(gxe.ExpectColumnMaxToBeBetween(column=c.name, max_value=future_limit))
+    rules += [_at_least(*r.at_least) for r in entity.rules if r.at_least]
+    return rules
+
+
+def plausibility_expectations(entity: Entity, settings: Settings) -> list[Any]:
+    return {
+        "customers": [_at_least("updated_at", "registered_at")],
+        "orders": [
+            _at_least("paid_at", "created_at"),
+            _at_least("updated_at", "created_at"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="order_total", max_value=float(settings.vars["order_total_warn_max"])
+            ),
+        ],
+        "sessions": [_at_least("ended_at", "started_at")],
+    }.get(entity.name, [])
+
+
+def _columns_of(expectations: list[Any]) -> list[str]:
+    names: list[str] = []
+    for e in expectations:
+        kwargs = e.configuration.kwargs
+        found = kwargs.get("column_list") or [
+            kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)
+        ]
+        names += [n for n in found if n not in names]
+    return names
+
+
+def _watermark(conn: duckdb.DuckDBPyConnection, entity: Entity, suite: str) -> datetime:
+    row = conn.execute(
+        f"select loaded_at from {SCHEMA}.validated_through where entity = ? and suite = ?",
+        [entity.name, suite],
+    ).fetchone()
+    return row[0] if row else datetime(1970, 1, 1)
+
+
+def _new_row_frames(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entity: Entity,
+    since: datetime,
+    columns: list[str],
+) -> tuple[Iterator[pd.DataFrame], dict[str, Any]]:
+    """Frames of the rows loaded after `since`, whole files each, and what was read."""
+    table = f"{RAW_SCHEMA}.{entity.name}"
+    files = conn.execute(
+        f"select _source_file, count(*), max(_loaded_at) from {table} "
+        "where _loaded_at > ? group by 1 order by 1",
+        [since],
+    ).fetchall()
+    new_rows = sum(n for _, n, _ in files)
+    cap, chunk = int(settings.vars["gx_max_rows_per_run"]), int(settings.vars["gx_chunk_rows"])
+    share = min(1.0, cap / new_rows) if new_rows else 1.0
+    sample = f"and hash(_source_file, _row_number) % 1000000 < {share * 1e6:.0f}"
+    if share >= 1:
+        sample = ""
+    groups: list[list[str]] = []
+    size = 0
+    for path, n, _ in files:
+        if not groups or size + n * share > chunk:
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += n * share
+    select = ", ".join(q(c) for c in columns)
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for group in groups:
+            paths = ", ".join(lit(p) for p in group)
+            yield conn.execute(
+                f"select {select} from {table} where _loaded_at > ? "
+                f"and _source_file in ({paths}) {sample}",
+                [since],
+            ).df()
+
+    facts = {
+        "new_rows": new_rows,
+        "files_with_new_rows": len(files),
+        "rows_validated": round(new_rows * share) if share < 1 else new_rows,
+        "newest_loaded_at": max((t for _, _, t in files), default=None),
+        "sampled": share < 1,
+    }
+    return frames(), facts
+
+
+def ledger_frame(conn: duckdb.DuckDBPyConnection, entity: Entity, min_rows: int) -> pd.DataFrame:
+    """Per file: the ledger's counts next to what the raw and quarantine tables hold."""
+    ensure_tables(conn, entity)
+    return conn.execute(
+        f"""
+        with in_raw as (
+            select _source_file as source_file, count(*) as n
+            from {RAW_SCHEMA}.{entity.name} group by 1
+        ),
+        in_quarantine as (
+            select source_file, count(*) as n
+            from {RAW_SCHEMA}.quarantine where entity = $entity group by 1
+        ),
+        ledger as (
+            select * from {RAW_SCHEMA}.file_ledger where entity = $entity and status = 'loaded'
+        )
+        select
+            coalesce(l.source_file, r.source_file, q.source_file) as source_file,
+            l.rows_read,
+            l.rows_loaded + l.rows_quarantined as rows_loaded_or_quarantined,
+            l.rows_loaded,
+            coalesce(r.n, 0) as rows_in_raw_table,
+            l.rows_quarantined,
+            coalesce(q.n, 0) as rows_in_quarantine_table,
+            -- judged on files big enough for a share to mean something
+            case when l.rows_read >= $min_rows then l.rows_quarantined / l.rows_read end
+                as quarantined_share
+        from ledger as l
+        full join in_raw as r on r.source_file = l.source_file
+        full join in_quarantine as q on q.source_file = coalesce(l.source_file, r.source_file)
+        order by 1
+        """,
+        {"entity": entity.name, "min_rows": min_rows},
+    ).df()
+
+
+def ledger_expectations(max_quarantined_share: float, reconcile: bool) -> list[Any]:
+    rules: list[Any] = []
+    if reconcile:
+        rules += [
+            gxe.ExpectColumnValuesToNotBeNull(column="rows_read"),  # a file missing from it
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A="rows_read", column_B="rows_loaded_or_quarantined"
+            ),
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A="rows_loaded", column_B="rows_in_raw_table"
+            ),
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A="rows_quarantined", column_B="rows_in_quarantine_table"
+            ),
+        ]
+    rules.append(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="quarantined_share", min_value=0, max_value=max_quarantined_share
+        )
+    )
+    return rules
+
+
+def validate_ledger(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entity: Entity,
+    max_share: float,
+    reconcile: bool = True,
+) -> Outcome:
+    frame = ledger_frame(conn, entity, int(settings.vars["quarantine_share_min_rows"]))
+    if frame.empty:
+        return Outcome(success=True, results=[])
+    rules = ledger_expectations(max_share, reconcile)
+    return validate_frame(frame, f"{entity.name}_ledger", rules, ["source_file"])
+
+
+def validate_raw(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, suite: str
+) -> tuple[Outcome, dict[str, Any]]:
+    """Run the entity's suite on the rows loaded since it last passed; move that mark on when
+    it passes (a WARN suite moves it on anyway: its findings were shown once)."""
+    ensure_tables(conn, entity)
+    ensure_quality_tables(conn)
+    if suite == CONTRACT:
+        rules = contract_expectations(entity, settings, datetime.now(UTC))
+        share = float(settings.vars["quarantine_error_share"])
+    else:
+        rules = plausibility_expectations(entity, settings)
+        share = float(settings.vars["quarantine_warn_share"])
+    since = _watermark(conn, entity, suite)
+    ids = ["_source_file", "_row_number"]
+    columns = [*ids, *(c for c in _columns_of(rules) if c not in ids)]
+    frames, facts = _new_row_frames(conn, settings, entity, since, columns)
+    rows = validate_chunks(frames, f"{entity.name}_{suite}", rules, ids) if rules else None
+    outcome = combine(
+        *([rows] if rows else []),
+        validate_ledger(conn, settings, entity, share, reconcile=suite == CONTRACT),
+    )
+    if facts["newest_loaded_at"] is not None and (outcome.success or suite != CONTRACT):
+        conn.execute(
+            f"insert or replace into {SCHEMA}.validated_through values (?, ?, ?)",
+            [entity.name, suite, facts["newest_loaded_at"]],
+        )
+    return outcome, {**facts, "validated_rows_loaded_after": since}
+
+
+# --- marts -----------------------------------------------------------------------------------
+
+
+def _seed_values(seed: str, column: str) -> list[str]:
+    with (DBT_PROJECT_DIR / "seeds" / f"{seed}.csv").open(encoding="utf-8") as f:
+        return [row[column] for row in csv.DictReader(f)]
+
+
+def _between(column: str, low: Any, high: Any) -> Any:
+    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+
+
+@dataclass(frozen=True)
+class MartSuite:
+    table: str  # schema.table in the warehouse
+    columns: str  # the select list the expectations read
+    where: str  # which rows they apply to
+    expectations: Callable[[Settings], list[Any]]
+
+
+MART_SUITES: dict[str, MartSuite] = {
+    s.table: s
+    for s in (
+        MartSuite(
+            "marts.customer_lifecycle",
+            "customer_id, lifecycle_stage, customer_type, member_tier",
+            "true",
+            lambda settings: [
+                gxe.ExpectColumnValuesToNotBeNull(column="customer_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="lifecycle_stage"),
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="lifecycle_stage",
+                    value_set=_seed_values("lifecycle_stages", "lifecycle_stage"),
+                ),
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="member_tier",
+                    value_set=[t["tier"] for t in settings.vars["member_tiers"]],
+                ),
+            ],
+        ),
+        MartSuite(
+            "marts.customer_rfm",
+            "r_score, f_score, m_score, rfm_group",
+            "true",
+            lambda settings: [
+                *(_between(c, 1, 5) for c in ("r_score", "f_score", "m_score")),
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="rfm_group", value_set=_seed_values("rfm_groups", "rfm_group")
+                ),
+            ],
+        ),
+        MartSuite(
+            "marts.kpi_weekly_monitor",
+            "kpi_code, kpi_value",
+            "is_rate",
+            lambda settings: [_between("kpi_value", 0, 1)],
+        ),
+        MartSuite(
+            "marts.kpi_retention",
+            "retention_rate",
+            "true",
+            lambda settings: [_between("retention_rate", 0, 1)],
+        ),
+        MartSuite(
+            "marts.customer_value",
+            "probability_alive, predicted_clv",
+            "true",
+            lambda settings: [
+                _between("probability_alive", 0, 1),
+                _between("predicted_clv", 0, None),
+            ],
+        ),
+        MartSuite(
+            "marts.customer_churn_risk",
+            "churn_probability, risk_band",
+            "true",
+            lambda settings: [
+                _between("churn_probability", 0, 1),
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="risk_band",
+                    value_set=[b["band"] for b in settings.vars["churn_risk_bands"]],
+                ),
+            ],
+        ),
+    )
+}
+
+
+def validate_mart(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, suite: MartSuite
+) -> tuple[Outcome, dict[str, Any]]:
+    """The mart's expectations, chunk by chunk, and its row count against the last good run's."""
+    ensure_quality_tables(conn)
+    if not table_exists(conn, suite.table):
+        return Outcome(success=True, results=[]), {"note": f"{suite.table} is not built yet"}
+    (rows,) = conn.execute(f"select count(*) from {suite.table}").fetchone()
+    previous = conn.execute(
+        f"select row_count from {SCHEMA}.row_counts where table_name = ?", [suite.table]
+    ).fetchone()
+    drop = float(settings.vars["mart_max_row_drop_share"])
+    floor = math.ceil(previous[0] * (1 - drop)) if previous else 0
+    count = validate_frame(
+        pd.DataFrame({"row_count": [rows]}),
+        f"{suite.table}_row_count",
+        [_between("row_count", floor, None)],
+    )
+    chunk_vectors = max(1, int(settings.vars["gx_chunk_rows"]) // 2048)
+    result = conn.execute(f"select {suite.columns} from {suite.table} where {suite.where}")
+
+    def frames() -> Iterator[pd.DataFrame]:
+        while not (frame := result.fetch_df_chunk(chunk_vectors)).empty:
+            yield frame
+
+    outcome = combine(count, validate_chunks(frames(), suite.table, suite.expectations(settings)))
+    if outcome.success:
+        conn.execute(
+            f"insert or replace into {SCHEMA}.row_counts values (?, ?, current_timestamp)",
+            [suite.table, rows],
+        )
+    facts = {
+        "rows": rows,
+        "previous_good_rows": previous[0] if previous else None,
+        "min_rows_accepted": floor,
+    }
+    return outcome, facts
+
+
+def validate_freshness(
+    conn: duckdb.DuckDBPyConnection, settings: Settings
+) -> tuple[Outcome, dict[str, Any]]:
+    """WARN: the day the marts are as of is at most `freshness_max_days` before today."""
+    today = datetime.now(ZoneInfo(settings.store_timezone)).date()
+    days = int(settings.vars["freshness_max_days"])
+    oldest_ok = datetime.combine(today - timedelta(days=days), datetime.min.time())
+    frame = conn.execute(
+        "select cast(max(as_of_date) as timestamp) as newest_data_day from marts.customer_lifecycle"
+    ).df()
+    outcome = validate_frame(frame, "freshness", [_between("newest_data_day", oldest_ok, None)])
+    return outcome, {"today_in_store_time": today, "oldest_day_accepted": oldest_ok.date()}

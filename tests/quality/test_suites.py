@@ -1,0 +1,155 @@
+"""The great-expectations suites on small hand-built raw files and marts."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from dagster_project.ingest.contract import ENTITIES
+from dagster_project.ingest.loader import load_partitions
+from dagster_project.quality.suites import (
+    CONTRACT,
+    MART_SUITES,
+    PLAUSIBILITY,
+    validate_freshness,
+    validate_mart,
+    validate_raw,
+)
+from dagster_project.settings import Settings
+
+ORDERS = ENTITIES["orders"]
+DAY = "2026-11-01"
+HEADER = (
+    "order_id,customer_id,status,created_at,paid_at,currency,order_total,discount_total,"
+    "shipping_total,refund_total,channel,promotion_type,updated_at\n"
+)
+ROW = "o{n},c1,paid,2026-11-01T10:00:00Z,{paid},CNY,{total},0,0,0,web,none,2026-11-01T10:0{v}:00Z\n"
+
+
+def row(n, v=0, total=10, paid="2026-11-01T10:05:00Z"):
+    return ROW.format(n=n, v=v, total=total, paid=paid)
+
+
+def load(conn, settings):
+    return load_partitions(conn, settings, ORDERS, [date.fromisoformat(DAY)])
+
+
+def test_two_rows_of_one_order_version_in_a_file_break_the_contract_naming_file_and_rows(
+    conn, settings, land
+):
+    # o1 has two versions (fine) and one of them twice, with different statuses (ambiguous)
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(1, v=1) + row(1).replace("paid", "shipped"))
+    load(conn, settings)
+    outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)
+    assert not outcome.success and facts["rows_validated"] == 3
+    (failure,) = outcome.failures
+    file = f"landing/orders/dt={DAY}/a.csv"
+    assert failure.startswith(
+        "expect_compound_columns_to_be_unique on _source_file, order_id, updated_at: "
+        f"2 row(s) break it, e.g. [{{'_source_file': '{file}', '_row_number': '1'"
+    )
+    assert f"'_source_file': '{file}', '_row_number': '3'" in failure
+
+
+def test_failing_rows_fail_every_run_until_their_file_is_corrected(conn, settings, land):
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(1))
+    load(conn, settings)
+    assert not validate_raw(conn, settings, ORDERS, CONTRACT)[0].success
+    outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)  # the next run
+    assert not outcome.success and facts["rows_validated"] == 2
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(2))  # the shop re-delivers the file
+    load(conn, settings)
+    outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)
+    assert outcome.success and facts["rows_validated"] == 2
+    outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)
+    assert outcome.success and facts["rows_validated"] == 0  # nothing new since it passed
+
+
+def test_plausibility_warns_once_about_a_payment_before_the_order_and_a_huge_total(
+    conn, settings, land
+):
+    land(
+        "orders",
+        DAY,
+        "a.csv",
+        HEADER + row(1) + row(2, paid="2026-11-01T09:00:00Z") + row(3, total=250000) + row(4),
+    )
+    load(conn, settings)
+    assert validate_raw(conn, settings, ORDERS, CONTRACT)[0].success
+    outcome, _ = validate_raw(conn, settings, ORDERS, PLAUSIBILITY)
+    failed = {r["expectation"]: r["unexpected_count"] for r in outcome.results if not r["success"]}
+    assert failed == {
+        "expect_column_pair_values_a_to_be_greater_than_b": 1,  # o2: paid before created
+        "expect_column_values_to_be_between": 1,  # o3 above order_total_warn_max 100000
+    }
+    outcome, facts = validate_raw(conn, settings, ORDERS, PLAUSIBILITY)  # shown once
+    assert outcome.success and facts["rows_validated"] == 0
+
+
+@pytest.mark.parametrize(
+    ("bad_rows", "contract_passes", "plausibility_passes"),
+    [(0, True, True), (1, True, False), (3, False, False)],  # of 10: 0%, 10%, 30%
+)
+def test_quarantined_share_per_file_warns_above_1_percent_and_fails_above_20(
+    conn, settings, land, bad_rows, contract_passes, plausibility_passes
+):
+    settings = Settings(settings.data_dir, {**settings.vars, "quarantine_share_min_rows": 10})
+    rows = [row(n) if n >= bad_rows else row(n).replace("CNY", "USD") for n in range(10)]
+    land("orders", DAY, "a.csv", HEADER + "".join(rows))
+    assert load(conn, settings).rows_quarantined == bad_rows
+    assert validate_raw(conn, settings, ORDERS, CONTRACT)[0].success is contract_passes
+    assert validate_raw(conn, settings, ORDERS, PLAUSIBILITY)[0].success is plausibility_passes
+
+
+def test_a_file_below_the_minimum_rows_is_not_judged_on_its_share(conn, settings, land):
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(2).replace("CNY", "USD"))  # 50%
+    load(conn, settings)
+    assert validate_raw(conn, settings, ORDERS, CONTRACT)[0].success  # 2 rows < 100
+
+
+def rfm(conn, scores):
+    conn.execute("create schema if not exists marts")
+    conn.execute(
+        "create or replace table marts.customer_rfm "
+        "(r_score int, f_score int, m_score int, rfm_group varchar)"
+    )
+    conn.executemany(
+        "insert into marts.customer_rfm values (?, ?, ?, 'important_value')",
+        [(r, 3, 3) for r in scores],
+    )
+
+
+def test_a_mart_fails_on_a_score_out_of_range_and_on_losing_more_than_half_its_rows(conn, settings):
+    suite = MART_SUITES["marts.customer_rfm"]
+    rfm(conn, [1, 2, 3, 4, 5] * 2)
+    outcome, facts = validate_mart(conn, settings, suite)
+    assert outcome.success and facts["rows"] == 10 and facts["previous_good_rows"] is None
+    rfm(conn, [1, 2, 3, 4, 5])  # 5 of 10 rows: exactly half, still accepted
+    outcome, facts = validate_mart(conn, settings, suite)
+    assert outcome.success and facts["min_rows_accepted"] == 5
+    rfm(conn, [1, 2])  # 2 of 5: lost 60% since the last good run
+    outcome, facts = validate_mart(conn, settings, suite)
+    assert not outcome.success and facts["min_rows_accepted"] == 3
+    assert outcome.failures == ["expect_column_values_to_be_between on row_count: "
+                                "1 row(s) break it, e.g. ['2']"]  # fmt: skip
+    rfm(conn, [1, 2, 6, 4])  # the baseline is still the last good run's 5 rows
+    outcome, facts = validate_mart(conn, settings, suite)
+    assert facts["min_rows_accepted"] == 3
+    assert outcome.failures == ["expect_column_values_to_be_between on r_score: "
+                                "1 row(s) break it, e.g. ['6']"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("days_old", "fresh"), [(0, True), (2, True), (3, False)])
+def test_freshness_warns_when_the_newest_data_is_older_than_two_days(
+    conn, settings, days_old, fresh
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(settings.store_timezone)).date()
+    conn.execute("create schema if not exists marts")
+    conn.execute(
+        "create table marts.customer_lifecycle as select ?::date as as_of_date",
+        [today - timedelta(days=days_old)],
+    )
+    outcome, facts = validate_freshness(conn, settings)
+    assert outcome.success is fresh and facts["today_in_store_time"] == today

@@ -1,0 +1,100 @@
+"""Schedules, the landing sensor and the run-failure report, with Dagster's testing helpers."""
+
+import json
+import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from dagster_project.definitions import defs
+from dagster_project.orchestration import (
+    daily_schedule,
+    failure_log,
+    landing_files,
+    report_run_failure,
+    weekly_kpi_schedule,
+)
+from dagster_project.settings import load_settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_the_daily_schedule_runs_yesterdays_partition_at_six_in_store_time():
+    assert daily_schedule.cron_schedule == "0 6 * * *"
+    assert daily_schedule.execution_timezone == "Asia/Shanghai"
+    # 06:00 in Shanghai on 22 November is 22:00 UTC on the 21st: the store's yesterday is the 21st
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 22, 6, 0, tzinfo=SHANGHAI)
+    )
+    request = daily_schedule(context)
+    assert request.partition_key == "2026-11-21" and request.run_key == "daily-2026-11-21"
+    job = defs.resolve_job_def("daily_pipeline")
+    assert "2026-11-21" in job.partitions_def.get_partition_keys(
+        current_time=datetime(2026, 11, 22, 6, 0, tzinfo=SHANGHAI)
+    )
+    assert job.partitions_def.timezone == "Asia/Shanghai"
+
+
+def test_the_weekly_schedule_rebuilds_the_weekly_kpi_tables_on_monday_morning():
+    assert weekly_kpi_schedule.cron_schedule == "0 7 * * 1"
+    job = defs.resolve_job_def("weekly_kpi")
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert keys == {"marts/kpi_weekly", "marts/kpi_weekly_monitor"}
+
+
+def test_the_sensor_requests_the_partitions_whose_files_arrived_or_changed(
+    tmp_path, monkeypatch, land
+):
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
+    land("orders", "2026-11-19", "a.csv", "order_id\n1\n")
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor):
+            ctx = dg.build_sensor_context(instance=instance, cursor=cursor)
+            return landing_files(ctx)
+
+        first = tick(None)  # turned on: what is there already is left to backfills
+        assert not first.run_requests
+        assert "Started watching 1 landing day" in first.skip_reason.skip_message
+        assert not tick(first.cursor).run_requests
+        land("orders", "2026-11-20", "a.csv", "order_id\n2\n")
+        land("events", "2026-11-20", "a.csv", "event_id\n3\n")
+        late = land("customers", "2026-11-18", "late.csv", "customer_id\n4\n")  # a late file
+        land("orders", "2020-01-01", "a.csv", "order_id\n5\n")  # before the first partition
+        land("orders", "2026-11-21", "_SUCCESS", "")  # marker files are not data
+        second = tick(first.cursor)
+        assert [r.partition_key for r in second.run_requests] == ["2026-11-18", "2026-11-20"]
+        assert not tick(second.cursor).run_requests  # nothing new
+        late.write_text("customer_id\n4\n6\n")  # the file is delivered again, corrected
+        os.utime(late, ns=(1, 1))
+        third = tick(second.cursor)
+        assert [r.partition_key for r in third.run_requests] == ["2026-11-18"]
+        assert third.run_requests[0].run_key != second.run_requests[0].run_key
+
+
+def test_a_failed_run_is_reported_with_the_message_that_names_the_cause(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
+
+    @dg.op
+    def load_orders():
+        raise dg.Failure(description="landing/orders/dt=2026-11-20/a.csv: wrong delimiter")
+
+    @dg.job
+    def broken():
+        load_orders()
+
+    with dg.instance_for_test() as instance:
+        result = broken.execute_in_process(instance=instance, raise_on_error=False)
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="report_run_failure",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=failure,
+        ).for_run_failure()
+        report_run_failure(context)
+    (line,) = failure_log(load_settings(tmp_path / "data")).read_text().splitlines()
+    entry = json.loads(line)
+    assert entry["job"] == "broken" and entry["run_id"] == result.run_id
+    assert entry["cause"] == ["load_orders: landing/orders/dt=2026-11-20/a.csv: wrong delimiter"]
