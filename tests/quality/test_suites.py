@@ -138,6 +138,23 @@ def test_a_mart_fails_on_a_score_out_of_range_and_on_losing_more_than_half_its_r
                                 "1 row(s) break it, e.g. ['6']"]  # fmt: skip
 
 
+def test_a_rebuild_as_of_an_earlier_day_is_not_held_to_the_newest_days_row_count(conn, settings):
+    suite = MART_SUITES["marts.customer_rfm"]
+    conn.execute("create schema intermediate")
+    conn.execute(
+        "create table intermediate.int_as_of_date as select date '2026-11-20' as as_of_date"
+    )
+    rfm(conn, [1, 2, 3, 4, 5] * 2)
+    assert validate_mart(conn, settings, suite)[0].success  # baseline: 10 rows as of the 20th
+    conn.execute("update intermediate.int_as_of_date set as_of_date = date '2025-11-20'")
+    rfm(conn, [1, 2])  # a year earlier, far fewer buyers
+    outcome, facts = validate_mart(conn, settings, suite)
+    assert outcome.success and facts["min_rows_accepted"] == 0
+    conn.execute("update intermediate.int_as_of_date set as_of_date = date '2026-11-21'")
+    outcome, facts = validate_mart(conn, settings, suite)  # the next day, still 2 rows
+    assert not outcome.success and facts["min_rows_accepted"] == 5  # against the 20th's 10
+
+
 @pytest.mark.parametrize(("days_old", "fresh"), [(0, True), (2, True), (3, False)])
 def test_freshness_warns_when_the_newest_data_is_older_than_two_days(
     conn, settings, days_old, fresh
