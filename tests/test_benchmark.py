@@ -2,7 +2,15 @@
 
 import json
 
-from dagster_project.benchmark import PHASES, format_report, run_benchmark, scaling_lines
+from dagster_project.benchmark import (
+    PHASES,
+    _hold_back_last_day,
+    _reusable_shop,
+    format_report,
+    run_benchmark,
+    scaling_lines,
+)
+from dagster_project.sample_shop.generator import ShopConfig, generate
 
 
 def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
@@ -37,3 +45,18 @@ def test_scaling_ratio_compares_time_growth_with_row_growth():
     assert lines == [
         "vs small: 100.0x the rows in 50.0x the time (ratio 0.50; at most 1 is no worse than linear)"
     ]
+
+
+def test_a_shop_generated_with_the_same_settings_is_reused_with_its_held_back_day(tmp_path):
+    cfg = ShopConfig(customers=50, days=4, fmt="parquet")
+    generate(cfg, tmp_path)
+    last_day = f"dt={cfg.end.isoformat()}"
+    # an earlier run stopped while the last day was held back
+    _hold_back_last_day(tmp_path / "landing", cfg.end.isoformat(), tmp_path / "held_back")
+    assert not (tmp_path / "landing" / "orders" / last_day).exists()
+    summary = _reusable_shop(tmp_path, cfg)
+    assert summary is not None and summary["config"]["customers"] == 50
+    assert (tmp_path / "landing" / "orders" / last_day).is_dir()
+    assert not (tmp_path / "held_back").exists()
+    assert _reusable_shop(tmp_path, ShopConfig(customers=51, days=4, fmt="parquet")) is None
+    assert _reusable_shop(tmp_path, ShopConfig(customers=50, days=4, fmt="csv")) is None

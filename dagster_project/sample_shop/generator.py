@@ -737,13 +737,18 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
     shutil.rmtree(staging, ignore_errors=True)
     bad_files = _write_bad_files(cfg, landing) if cfg.bad_files else []
     summary = {
-        "config": {**asdict(cfg), "start": cfg.start.isoformat(), "end": cfg.end.isoformat()},
+        "config": config_summary(cfg),
         "rows": counts,
         "bad_files": bad_files,
         "generated_at": datetime.now().isoformat(timespec="seconds"),
     }
     (landing / "_sample_shop.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
+
+
+def config_summary(cfg: ShopConfig) -> dict[str, object]:
+    """The shop's settings as _sample_shop.json records them: the same settings, the same shop."""
+    return {**asdict(cfg), "start": cfg.start.isoformat(), "end": cfg.end.isoformat()}
 
 
 def _marketing_spend(cfg: ShopConfig, acquired: np.ndarray) -> pa.Table:

@@ -16,6 +16,10 @@ raw_customers as (
     select * from {{ source('raw', 'customers') }}
 ),
 
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
 order_items as (
     select * from {{ ref('stg_shop__order_items') }}
 ),
@@ -26,36 +30,77 @@ activity as (
 
 cutoffs as (
     select
+        0 as cutoff_number,
         as_of_date as cutoff_date,
         false as is_labelled
     from as_of
     union all
     select
+        1 as cutoff_number,
         {{ add_days('as_of_date', -var('churn_label_days')) }} as cutoff_date,
         true as is_labelled
     from as_of
     union all
     select
+        2 as cutoff_number,
         {{ add_days('as_of_date', -2 * var('churn_label_days')) }} as cutoff_date,
         true as is_labelled
     from as_of
 ),
 
-order_versions as (
+-- Each order as it stood at the end of each cutoff day. An order whose newest version was
+-- updated by the cutoff stood then as it stands now (stg_shop__orders): every version of it
+-- is that old. Only the orders updated since go back to their versions known at the cutoff.
+current_orders as (
     select
-        cutoffs.cutoff_date,
-        raw_orders.*
-    from raw_orders
-    inner join cutoffs on {{ to_store_date('raw_orders.updated_at') }} <= cutoffs.cutoff_date
-    where raw_orders.customer_id is not null
+        order_id,
+        customer_id,
+        paid_date,
+        net_revenue,
+        is_deal,
+        is_purchase,
+        {{ to_store_date('updated_at') }} as updated_date
+    from orders
+    where customer_id is not null
 ),
 
--- each order as it stood at the end of each cutoff day
-orders_at_cutoff as (
-    {{ newest_version('order_versions', ['cutoff_date', 'order_id'], 'updated_at desc') }}
+updated_since as (
+    select
+        cutoffs.cutoff_date,
+        current_orders.order_id
+    from current_orders
+    inner join cutoffs on current_orders.updated_date > cutoffs.cutoff_date
+),
+
+earlier_versions as (
+    select
+        updated_since.cutoff_date,
+        raw_orders.*
+    from raw_orders
+    inner join updated_since on raw_orders.order_id = updated_since.order_id
+    where
+        raw_orders.customer_id is not null
+        and {{ to_store_date('raw_orders.updated_at') }} <= updated_since.cutoff_date
+),
+
+versions_at_cutoff as (
+    {{ newest_version('earlier_versions', ['cutoff_date', 'order_id'], 'updated_at desc') }}
 ),
 
 purchases as (
+    select
+        cutoffs.cutoff_date,
+        current_orders.order_id,
+        current_orders.customer_id,
+        current_orders.paid_date,
+        current_orders.net_revenue,
+        current_orders.is_deal
+    from current_orders
+    inner join cutoffs on current_orders.updated_date <= cutoffs.cutoff_date
+    where current_orders.is_purchase
+
+    union all
+
     select
         cutoff_date,
         order_id,
@@ -63,7 +108,7 @@ purchases as (
         {{ to_store_date('paid_at') }} as paid_date,
         order_total - coalesce(refund_total, 0) as net_revenue,
         {{ is_deal() }} as is_deal
-    from orders_at_cutoff
+    from versions_at_cutoff
     where {{ is_purchase() }}
 ),
 
@@ -96,25 +141,68 @@ buyers as (
     group by purchases.cutoff_date, purchases.customer_id
 ),
 
-visits as (
+-- the last session day by each cutoff, in one pass over the activity (a column per cutoff)
+cutoff_days as (
+    select
+        max(case when cutoff_number = 0 then cutoff_date end) as cutoff_0,
+        max(case when cutoff_number = 1 then cutoff_date end) as cutoff_1,
+        max(case when cutoff_number = 2 then cutoff_date end) as cutoff_2
+    from cutoffs
+),
+
+last_sessions as (
+    select
+        activity.customer_id,
+        max(case when activity.activity_date <= cutoff_days.cutoff_0 then activity.activity_date end)
+            as last_session_0,
+        max(case when activity.activity_date <= cutoff_days.cutoff_1 then activity.activity_date end)
+            as last_session_1,
+        max(case when activity.activity_date <= cutoff_days.cutoff_2 then activity.activity_date end)
+            as last_session_2
+    from activity
+    cross join cutoff_days
+    where activity.sessions > 0
+    group by activity.customer_id
+),
+
+-- sessions in the 7 days up to each cutoff and in the 7 before
+recent_sessions as (
     select
         cutoffs.cutoff_date,
         activity.customer_id,
-        max(case when activity.sessions > 0 then activity.activity_date end) as last_session_date,
         sum(case
             when activity.activity_date > {{ add_days('cutoffs.cutoff_date', -7) }} then activity.sessions
             else 0
         end) as sessions_7d,
         sum(case
-            when
-                activity.activity_date > {{ add_days('cutoffs.cutoff_date', -14) }}
-                and activity.activity_date <= {{ add_days('cutoffs.cutoff_date', -7) }}
-                then activity.sessions
+            when activity.activity_date <= {{ add_days('cutoffs.cutoff_date', -7) }} then activity.sessions
             else 0
         end) as sessions_prev_7d
     from activity
-    inner join cutoffs on activity.activity_date <= cutoffs.cutoff_date
+    inner join cutoffs
+        on
+            activity.activity_date > {{ add_days('cutoffs.cutoff_date', -14) }}
+            and activity.activity_date <= cutoffs.cutoff_date
     group by cutoffs.cutoff_date, activity.customer_id
+),
+
+visits as (
+    select
+        cutoffs.cutoff_date,
+        last_sessions.customer_id,
+        case cutoffs.cutoff_number
+            when 0 then last_sessions.last_session_0
+            when 1 then last_sessions.last_session_1
+            else last_sessions.last_session_2
+        end as last_session_date,
+        coalesce(recent_sessions.sessions_7d, 0) as sessions_7d,
+        coalesce(recent_sessions.sessions_prev_7d, 0) as sessions_prev_7d
+    from last_sessions
+    cross join cutoffs
+    left join recent_sessions
+        on
+            cutoffs.cutoff_date = recent_sessions.cutoff_date
+            and last_sessions.customer_id = recent_sessions.customer_id
 ),
 
 profile_versions as (

@@ -1,7 +1,20 @@
 -- Current state per order: the newest version wins. A purchase (metrics.md) is a paid,
 -- not cancelled order with a positive net amount; its day is the paid day in store time.
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+-- A table, not a view: deduplicated once, as rows arrive, instead of by every model that
+-- reads it. Each build takes the orders with a version loaded since the last build and picks
+-- the newest again among all their versions (a late delivery may be an older version).
 with newest as (
-    {{ newest_version(source('raw', 'orders'), ['order_id'], 'updated_at desc') }}
+    {{ newest_version(
+        source('raw', 'orders'), ['order_id'], 'updated_at desc',
+        where=touched_keys(source('raw', 'orders'), ['order_id'], this) if is_incremental() else none
+    ) }}
 ),
 
 final as (
@@ -25,7 +38,8 @@ final as (
         {{ is_deal() }} as is_deal,
         {{ is_purchase() }} as is_purchase,
         updated_at,
-        version_count
+        version_count,
+        _loaded_at
     from newest
 )
 

@@ -30,27 +30,165 @@ report_days as (
     {% endif %}
 ),
 
-in_window as (
+-- The window KPIs of every day, without joining each day to the purchase days in its window
+-- (days x window: hundreds of millions of pairs over years of history). A purchase day p
+-- of a customer stands for the days from p until the customer's next purchase day or the
+-- window's end: the customer is in the window on those days, a repeater while the previous
+-- purchase day is still in the window too, and 'new' until first_purchase_date + window - 1.
+-- Its orders and revenue count on p and the window's days after it. Each such run of days
+-- adds at its first day and subtracts the day after its last; a running sum over the change
+-- days gives every day's numbers.
+purchase_day_ends as (
     select
-        report_days.calendar_date,
-        purchase_days.customer_id,
-        count(*) as purchase_days,
-        sum(purchase_days.orders) as orders,
-        sum(purchase_days.net_revenue) as net_revenue,
-        case
-            when
-                min(purchase_days.first_purchase_date)
-                > {{ add_days('report_days.calendar_date', -var('kpi_repeat_window_days')) }}
-                then 'new'
-            else 'returning'
-        end as customer_type
-    from report_days
-    inner join purchase_days
-        on
-            purchase_days.purchase_date between
-            {{ add_days('report_days.calendar_date', 1 - var('kpi_repeat_window_days')) }}
-            and report_days.calendar_date
-    group by report_days.calendar_date, purchase_days.customer_id
+        first_purchase_date,
+        purchase_date,
+        previous_purchase_date,
+        orders,
+        net_revenue,
+        {{ add_days('purchase_date', var('kpi_repeat_window_days') - 1) }} as window_end_date,
+        least(
+            {{ add_days('purchase_date', var('kpi_repeat_window_days') - 1) }},
+            coalesce(
+                {{ add_days('next_purchase_date', -1) }},
+                {{ add_days('purchase_date', var('kpi_repeat_window_days') - 1) }}
+            )
+        ) as owned_to_date
+    from purchase_days
+),
+
+runs as (
+    select
+        first_purchase_date,
+        purchase_date as from_date,
+        owned_to_date as to_date,
+        1 as customers,
+        0 as repeaters,
+        0 as orders,
+        0 as net_revenue
+    from purchase_day_ends
+
+    union all
+
+    select
+        first_purchase_date,
+        purchase_date as from_date,
+        least(
+            owned_to_date, {{ add_days('previous_purchase_date', var('kpi_repeat_window_days') - 1) }}
+        ) as to_date,
+        0 as customers,
+        1 as repeaters,
+        0 as orders,
+        0 as net_revenue
+    from purchase_day_ends
+    where previous_purchase_date is not null
+
+    union all
+
+    select
+        first_purchase_date,
+        purchase_date as from_date,
+        window_end_date as to_date,
+        0 as customers,
+        0 as repeaters,
+        orders,
+        net_revenue
+    from purchase_day_ends
+),
+
+-- each run split where the customer stops being new
+typed_runs as (
+    select
+        'new' as customer_type,
+        from_date,
+        least(to_date, {{ add_days('first_purchase_date', var('kpi_repeat_window_days') - 1) }}) as to_date,
+        customers,
+        repeaters,
+        orders,
+        net_revenue
+    from runs
+
+    union all
+
+    select
+        'returning' as customer_type,
+        greatest(from_date, {{ add_days('first_purchase_date', var('kpi_repeat_window_days')) }}) as from_date,
+        to_date,
+        customers,
+        repeaters,
+        orders,
+        net_revenue
+    from runs
+),
+
+changes as (
+    select
+        customer_type,
+        from_date as change_date,
+        customers,
+        repeaters,
+        orders,
+        net_revenue
+    from typed_runs
+    where from_date <= to_date
+
+    union all
+
+    select
+        customer_type,
+        {{ add_days('to_date', 1) }} as change_date,
+        -customers as customers,
+        -repeaters as repeaters,
+        -orders as orders,
+        -net_revenue as net_revenue
+    from typed_runs
+    where from_date <= to_date
+),
+
+change_totals as (
+    select
+        customer_type,
+        change_date,
+        sum(customers) as customers,
+        sum(repeaters) as repeaters,
+        sum(orders) as orders,
+        sum(net_revenue) as net_revenue
+    from changes
+    group by customer_type, change_date
+),
+
+running as (
+    select
+        change_date,
+        customer_type,
+        cast(sum(customers) over running_days as {{ dbt.type_bigint() }}) as repeat_window_customers,
+        cast(sum(repeaters) over running_days as {{ dbt.type_bigint() }}) as repeat_window_repeaters,
+        cast(sum(orders) over running_days as {{ dbt.type_bigint() }}) as quality_window_orders,
+        sum(net_revenue) over running_days as quality_window_net_revenue
+    from change_totals
+    window running_days as (partition by customer_type order by change_date rows unbounded preceding)
+),
+
+-- a running sum holds from its change day until the next change
+running_report_days as (
+    select
+        calendar_date,
+        customer_type,
+        repeat_window_customers,
+        repeat_window_repeaters,
+        quality_window_orders,
+        quality_window_net_revenue
+    from (
+        select
+            report_days.calendar_date,
+            running.*,
+            row_number() over (
+                partition by report_days.calendar_date, running.customer_type
+                order by running.change_date desc
+            ) as recency_rank
+        from report_days
+        inner join running on report_days.calendar_date >= running.change_date
+    ) as ranked
+    where recency_rank = 1
 ),
 
 on_the_day as (
@@ -67,26 +205,18 @@ on_the_day as (
 ),
 
 window_by_type as (
-    select
-        calendar_date,
-        customer_type,
-        count(*) as repeat_window_customers,
-        sum(case when purchase_days >= 2 then 1 else 0 end) as repeat_window_repeaters,
-        sum(orders) as quality_window_orders,
-        sum(net_revenue) as quality_window_net_revenue
-    from in_window
-    group by calendar_date, customer_type
+    select * from running_report_days
 
     union all
 
     select
         calendar_date,
         'all' as customer_type,
-        count(*) as repeat_window_customers,
-        sum(case when purchase_days >= 2 then 1 else 0 end) as repeat_window_repeaters,
-        sum(orders) as quality_window_orders,
-        sum(net_revenue) as quality_window_net_revenue
-    from in_window
+        sum(repeat_window_customers) as repeat_window_customers,
+        sum(repeat_window_repeaters) as repeat_window_repeaters,
+        sum(quality_window_orders) as quality_window_orders,
+        sum(quality_window_net_revenue) as quality_window_net_revenue
+    from running_report_days
     group by calendar_date
 ),
 
