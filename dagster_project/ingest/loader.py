@@ -220,7 +220,8 @@ def check_header(file: LandingFile, entity: Entity) -> tuple[str, ...]:
 
 
 def reader_sql(fmt: str, paths: list[str], header: tuple[str, ...] = ()) -> str:
-    """DuckDB reader over files of one format (CSV: of one header, read without sniffing)."""
+    """DuckDB reader over files of one format (CSV: of one header, read without sniffing).
+    Parquet files also give each row's number in its file (from 0) as file_row_number."""
     files = "[" + ", ".join(lit(p) for p in paths) + "]"
     common = "filename = '__file', hive_partitioning = false"
     if fmt == "csv":
@@ -232,7 +233,7 @@ def reader_sql(fmt: str, paths: list[str], header: tuple[str, ...] = ()) -> str:
             f"{common})"
         )
     if fmt == "parquet":
-        return f"read_parquet({files}, union_by_name = true, {common})"
+        return f"read_parquet({files}, union_by_name = true, file_row_number = true, {common})"
     return (
         f"read_json({files}, format = 'newline_delimited', union_by_name = true, "
         f"sample_size = -1, {common})"
@@ -320,21 +321,27 @@ def _load_batch(
 ) -> None:
     """Read, check and insert one batch of same-format files in one transaction."""
     fmt = files[0].fmt
+    reader = reader_sql(fmt, [str(f.path) for f in files], files[0].header)
     conn.execute("drop table if exists __src")
-    conn.execute(
-        "create temp table __src as select * from "
-        + reader_sql(fmt, [str(f.path) for f in files], files[0].header)
-    )
-    present = {
-        name.strip().lower(): name
+    if fmt == "parquet":  # numbers its rows itself: read once, straight into the checks
+        source, row_number = reader, "file_row_number + 1"
+    else:  # numbered in file order, which a copy keeps as its rowid
+        conn.execute(f"create temp table __src as select * from {reader}")
+        source, row_number = "__src", "row_number() over (partition by __file order by rowid)"
+    present = [
+        name
         for (name,) in conn.execute(
-            "select column_name from (describe __src) where column_name <> '__file'"
+            f"select column_name from (describe select * from {source}) "
+            "where column_name not in ('__file', 'file_row_number')"
         ).fetchall()
-    }
+    ]
+    # every column of the file as delivered, under a name no contract column can have
+    delivered = {name: q(f"__delivered_{i}") for i, name in enumerate(present)}
+    by_contract_name = {name.strip().lower(): alias for name, alias in delivered.items()}
     raw_cols = ", ".join(
         (
-            f"nullif(trim(cast({q(present[c.name])} as varchar)), '')"
-            if c.name in present
+            f"nullif(trim(cast({by_contract_name[c.name]} as varchar)), '')"
+            if c.name in by_contract_name
             else "cast(null as varchar)"
         )
         + f" as {q(c.name + '__raw')}"
@@ -343,18 +350,25 @@ def _load_batch(
     typed_cols = ", ".join(
         f"{typed_sql(c, q(c.name + '__raw'))} as {q(c.name)}" for c in entity.columns
     )
+    columns = ", ".join(q(c.name) for c in entity.columns)
+    payload = ", ".join(f"{q(name)} := {alias}" for name, alias in delivered.items())
+    # one pass over the files: typed values, the reasons a row breaks the contract, and the
+    # row as delivered for the quarantine (kept only for rows that break it)
     conn.execute("drop table if exists __checked")
     conn.execute(
         f"""
         create temp table __checked as
-        with numbered as (
-            select rowid as __rowid, __file,
-                row_number() over (partition by __file order by rowid) as __row,
-                {raw_cols}
-            from __src
+        with delivered as (
+            select __file, {row_number} as __row,
+                {", ".join(f"{q(name)} as {alias}" for name, alias in delivered.items())}
+            from {source}
         ),
-        typed as (select *, {typed_cols} from numbered)
-        select *, {reasons_sql(entity, settings, now_utc)} as __reasons from typed
+        raw as (select *, {raw_cols} from delivered),
+        typed as (select *, {typed_cols} from raw),
+        checked as (select *, {reasons_sql(entity, settings, now_utc)} as __reasons from typed)
+        select __file, __row, {columns}, __reasons,
+            case when __reasons <> '' then to_json(struct_pack({payload})) end as __payload
+        from checked
         """
     )
     conn.execute("drop table if exists __files")
@@ -367,8 +381,6 @@ def _load_batch(
         [(str(f.path), f.rel_path, f.partition_date, f.sha256, f.size) for f in files],
     )
     now = now_utc.replace(tzinfo=None)
-    columns = ", ".join(q(c.name) for c in entity.columns)
-    payload = ", ".join(f"{q(orig)} := s.{q(orig)}" for orig in present.values())
     table = f"{RAW_SCHEMA}.{entity.name}"
     conn.execute("begin transaction")
     try:
@@ -395,9 +407,8 @@ def _load_batch(
             f"""
             insert into {RAW_SCHEMA}.quarantine
             select {lit(entity.name)}, f.partition_date, f.rel_path, c.__row, c.__reasons,
-                to_json(struct_pack({payload})), ?
+                c.__payload, ?
             from __checked as c
-            join __src as s on s.rowid = c.__rowid
             join __files as f on f.path = c.__file
             where c.__reasons <> ''
             """,
