@@ -27,6 +27,7 @@ from dagster_project.sample_shop.generator import (
 )
 from dagster_project.settings import data_dir_from_env
 
+SLOWEST_STEPS = 10  # steps per phase the report lists
 PHASES = ("ingest", "dbt", "scores_exports")
 
 
@@ -150,8 +151,26 @@ def _timed_phases(first_day: str, last_day: str, data_dir: Path) -> dict[str, di
         seconds = time.perf_counter() - started
         if not result.success:
             raise SystemExit(f"benchmark phase {phase!r} failed; see the log above")
-        timings[phase] = {"seconds": round(seconds, 2)}
+        timings[phase] = {
+            "seconds": round(seconds, 2),
+            "slowest_steps": _step_seconds(instance, result.run_id)[:SLOWEST_STEPS],
+        }
     return timings
+
+
+def _step_seconds(instance: Any, run_id: str) -> list[tuple[str, float]]:
+    """Each step of the run (an asset, a check) with its wall seconds, slowest first."""
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value == "STEP_SUCCESS" and event.step_key in started:
+            took[event.step_key] = round(entry.timestamp - started[event.step_key], 2)
+    return sorted(took.items(), key=lambda kv: -kv[1])
 
 
 def _reusable_shop(data_dir: Path, cfg: ShopConfig) -> dict[str, Any] | None:
@@ -254,6 +273,16 @@ def format_report(report: dict[str, Any]) -> str:
         )
     lines += [
         f"{'total':<16}{full['total_seconds']:>14.1f}{'':>12}{daily['total_seconds']:>14.1f}",
+        "",
+        "slowest steps (full build s / daily run s):",
+    ]
+    for phase in PHASES:
+        daily_steps = dict(daily["phases"][phase].get("slowest_steps", []))
+        for step, seconds in full["phases"][phase].get("slowest_steps", [])[:5]:
+            in_daily = daily_steps.get(step)
+            daily_text = "-" if in_daily is None else f"{in_daily:.1f}"
+            lines.append(f"  {phase:<16}{step:<48}{seconds:>8.1f}{daily_text:>8}")
+    lines += [
         "",
         f"daily run / full build: {report['daily_share_of_full']:.1%}",
         f"peak memory: {report['peak_memory_mb']:,.0f} MB (the pipeline and dbt together)",

@@ -4,6 +4,7 @@ import json
 
 from dagster_project.benchmark import (
     PHASES,
+    SLOWEST_STEPS,
     _hold_back_last_day,
     _reusable_shop,
     format_report,
@@ -28,6 +29,15 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
         assert set(phases) == set(PHASES)
         for phase in ("ingest", "dbt"):
             assert phases[phase]["seconds"] > 0 and phases[phase]["rows_per_second"] > 0
+        # where the time went: the steps of each phase, slowest first, within its wall time
+        # the dbt build is one step, then the mart checks
+        assert phases["dbt"]["slowest_steps"][0][0] == "crm_dbt_models"
+        ingest_steps = dict(phases["ingest"]["slowest_steps"])
+        # 6 raw assets and their 12 checks: the 10 slowest are listed
+        assert len(ingest_steps) == SLOWEST_STEPS
+        assert all(step.startswith("raw__") for step in ingest_steps)
+        assert list(ingest_steps.values()) == sorted(ingest_steps.values(), reverse=True)
+        assert 0 < sum(ingest_steps.values()) <= phases["ingest"]["seconds"]
         assert report[run]["total_seconds"] > 0
     assert report["peak_memory_mb"] > 50  # at least a Python process with DuckDB loaded
     assert report["warehouse_mb"] > 0

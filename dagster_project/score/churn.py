@@ -1,9 +1,10 @@
 """Churn risk: an interpretable decision tree trained on the warehouse's own history.
 
-intermediate.int_churn_features holds every buyer's features at three cutoff days: D - 2L
-(train), D - L (out-of-time test) and D (score), L = churn_label_days. The tree learns at
-D - 2L and is tested at D - L against the recency-only baseline; the tree that scores D
-learns at D - L, the newest cutoff with complete labels. Scoring runs in the warehouse
+intermediate.int_churn_features holds every buyer's features at three cutoff days: T - L
+(train), T (out-of-time test) and D (score), L = churn_label_days and T the Monday on or
+before D - L (the labelled cutoffs move weekly). The tree learns at T - L and is tested at
+T against the recency-only baseline; the tree that scores D learns at T, the newest cutoff
+with complete labels. Scoring runs in the warehouse
 through the tree's own SQL CASE expression, so the published rules are exactly what scores
 every customer.
 """

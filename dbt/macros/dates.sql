@@ -19,3 +19,8 @@
 {% macro days_between(start_date, end_date) -%}
     {{ dbt.datediff(start_date, end_date, 'day') }}
 {%- endmacro %}
+
+{#- The Monday (ISO week start) on or before a day. -#}
+{% macro week_start(date_expr) -%}
+    cast({{ dbt.date_trunc('week', date_expr) }} as date)
+{%- endmacro %}

@@ -82,3 +82,22 @@
         as {{ type_double() }}
     ) / 9
 {%- endmacro %}
+
+{#- The churn model's cutoff days as of D (the day in `as_of`): D itself, to score, and two
+    labelled cutoffs L = churn_label_days apart: the Monday on or before D - L (to test out of
+    time, and to train the tree that scores D) and L days before that (to train the tested
+    tree). The labelled ones move once a week, so their features are computed once a week
+    (int_churn_features is incremental), and each has its whole L-day label window by D. -#}
+{% macro churn_cutoffs(as_of) -%}
+    {%- set label_days = var('churn_label_days') -%}
+    {%- set test_cutoff -%}
+        cast({{ dbt.date_trunc('week', add_days('as_of_date', -label_days)) }} as date)
+    {%- endset -%}
+    select 0 as cutoff_number, as_of_date as cutoff_date, false as is_labelled from {{ as_of }}
+    union all
+    select 1 as cutoff_number, {{ test_cutoff }} as cutoff_date, true as is_labelled from {{ as_of }}
+    union all
+    select
+        2 as cutoff_number, {{ add_days(test_cutoff, -label_days) }} as cutoff_date, true as is_labelled
+    from {{ as_of }}
+{%- endmacro %}

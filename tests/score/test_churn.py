@@ -9,8 +9,11 @@ from dagster_project.score.churn import FEATURES_TABLE, band_of, load, score_chu
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import empty_raw_tables, query, run_dbt
 
-D = "2026-06-30"  # with churn_label_days 90 the cutoffs are 2026-01-01, 2026-03-31 and D
-TRAIN_CUTOFF = "2026-01-01"
+D = "2026-06-30"
+# with churn_label_days 90: D - 90 is Wednesday 2026-04-01, so the labelled cutoffs are the
+# Monday before it, 2026-03-30, and 90 days earlier, 2025-12-30
+TRAIN_CUTOFF = "2025-12-30"
+CUTOFFS_AT_D = ["2025-12-30", "2026-03-30", D]
 
 
 def insert_order(conn, order_id, status, paid_at, updated_at, refund=0):
@@ -30,10 +33,15 @@ def insert_profile(conn, email_opt_in, updated_at):
     )
 
 
-def features_at_train_cutoff(settings):
+def features_at_train_cutoff(settings, *flags, as_of=D):
     run_dbt(settings, "build", "--select", "+int_churn_features", "--indirect-selection", "cautious",
-            "--exclude", "test_type:unit", as_of=D)  # fmt: skip
+            "--exclude", "test_type:unit", *flags, as_of=as_of)  # fmt: skip
     return query(settings, f"select * from {FEATURES_TABLE} where cutoff_date = '{TRAIN_CUTOFF}'")
+
+
+def cutoff_days(settings):
+    days = query(settings, f"select distinct cutoff_date from {FEATURES_TABLE} order by 1")
+    return [str(d) for (d,) in days]
 
 
 def test_no_feature_reads_data_after_its_cutoff(tmp_path):
@@ -44,6 +52,7 @@ def test_no_feature_reads_data_after_its_cutoff(tmp_path):
         insert_order(conn, "o1", "paid", "2025-10-01 04:00:00", "2025-10-01 04:00:00")
         insert_order(conn, "o2", "paid", "2025-12-20 04:00:00", "2025-12-20 04:00:00")
     (before,) = features_at_train_cutoff(settings)
+    assert cutoff_days(settings) == CUTOFFS_AT_D
     with duckdb.connect(str(settings.warehouse_path)) as conn:
         # after the cutoff: a new purchase, the December order refunded, an unsubscribe
         insert_order(conn, "o3", "paid", "2026-01-15 04:00:00", "2026-01-15 04:00:00")
@@ -51,14 +60,21 @@ def test_no_feature_reads_data_after_its_cutoff(tmp_path):
             conn, "o2", "refunded", "2025-12-20 04:00:00", "2026-02-01 04:00:00", refund=100
         )
         insert_profile(conn, False, "2026-02-01 00:00:00")
-    (after,) = features_at_train_cutoff(settings)
+    # the next day's build (D - 90 is still in the week of 2026-03-30) scores the new day and
+    # keeps the labelled cutoffs as computed: they are not recomputed every day
+    (kept,) = features_at_train_cutoff(settings, as_of="2026-07-01")
+    assert kept == before
+    assert cutoff_days(settings) == [*CUTOFFS_AT_D[:2], "2026-07-01"]
+    # computed again from scratch, only the label sees what happened after the cutoff
+    (after,) = features_at_train_cutoff(settings, "--full-refresh")
+    assert cutoff_days(settings) == CUTOFFS_AT_D
     columns = [r[0] for r in query(settings, "select column_name from information_schema.columns where table_name = 'int_churn_features' order by ordinal_position")]  # fmt: skip
     label = columns.index("churned")
     assert before[:label] + before[label + 1 :] == after[:label] + after[label + 1 :]
     assert (before[label], after[label]) == (1, 0)  # only the label sees the January purchase
     by_name = dict(zip(columns, before, strict=True))
     assert (by_name["recency_days"], by_name["purchase_days"], by_name["email_opt_in"]) == (
-        12,
+        10,
         2,
         True,
     )

@@ -1,9 +1,20 @@
--- Churn model features of every buyer at three cutoff days: D (to score), D - L and D - 2L
--- (to train and to test out of time), L = var churn_label_days. Every feature reads only
--- data as it was known at the end of its cutoff day: order versions updated by then,
--- profile snapshots updated by then, activity up to then. The label, for cutoffs at least L
--- days before D, is the one column that looks after the cutoff: no purchase in the L days
--- that follow.
+-- Churn model features of every buyer at three cutoff days (macro churn_cutoffs): D, to
+-- score, and two labelled cutoffs L = var churn_label_days apart, the newer the Monday on or
+-- before D - L. Every feature reads only data as it was known at the end of its cutoff day:
+-- order versions updated by then, profile snapshots updated by then, activity up to then.
+-- The label of a labelled cutoff is the one column that looks after the cutoff: no purchase
+-- in the L days that follow.
+-- Incremental: a build computes D, and a labelled cutoff only when it is not stored yet (they
+-- move once a week); the post-hook keeps the three cutoffs of this D and no others.
+{{
+    config(
+        materialized='incremental',
+        unique_key='cutoff_date',
+        incremental_strategy='delete+insert',
+        post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from ({{ churn_cutoffs(ref('int_as_of_date')) }}) as current_cutoffs)",
+    )
+}}
+
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
@@ -29,23 +40,13 @@ activity as (
 ),
 
 cutoffs as (
-    select
-        0 as cutoff_number,
-        as_of_date as cutoff_date,
-        false as is_labelled
-    from as_of
-    union all
-    select
-        1 as cutoff_number,
-        {{ add_days('as_of_date', -var('churn_label_days')) }} as cutoff_date,
-        true as is_labelled
-    from as_of
-    union all
-    select
-        2 as cutoff_number,
-        {{ add_days('as_of_date', -2 * var('churn_label_days')) }} as cutoff_date,
-        true as is_labelled
-    from as_of
+    select * from ({{ churn_cutoffs(ref('int_as_of_date')) }}) as all_cutoffs
+    {% if is_incremental() %}
+        -- a labelled cutoff already stored keeps its features and label until it moves on
+        where
+            cutoff_number = 0
+            or cutoff_date not in (select cutoff_date from {{ this }} where churned is not null)
+    {% endif %}
 ),
 
 -- Each order as it stood at the end of each cutoff day. An order whose newest version was

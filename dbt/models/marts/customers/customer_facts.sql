@@ -126,29 +126,34 @@ profiles as (
 ),
 
 -- favourite category: most units bought; for non-buyers, most viewed; ties alphabetically
-category_interest as (
+purchased_categories as (
     select
         orders.customer_id,
         order_items.category,
-        2 as source_rank,
         sum(order_items.quantity) as weight
     from order_items
     inner join orders on order_items.order_id = orders.order_id
     cross join as_of
     where orders.is_purchase and orders.customer_id is not null and orders.paid_date <= as_of.as_of_date
     group by orders.customer_id, order_items.category
+),
 
-    union all
+category_buyers as (
+    select distinct customer_id from purchased_categories
+),
 
+-- views count only for customers who bought nothing: left out before grouping
+viewed_categories as (
     select
         events.customer_id,
         events.category,
-        1 as source_rank,
         count(*) as weight
     from events
     cross join as_of
+    left join category_buyers as buyers on events.customer_id = buyers.customer_id
     where
-        events.customer_id is not null
+        buyers.customer_id is null
+        and events.customer_id is not null
         and events.category is not null
         and events.occurred_date <= as_of.as_of_date
     group by events.customer_id, events.category
@@ -163,9 +168,13 @@ favourite as (
             customer_id,
             category,
             row_number() over (
-                partition by customer_id order by source_rank desc, weight desc, category asc
+                partition by customer_id order by weight desc, category asc
             ) as interest_rank
-        from category_interest
+        from (
+            select * from purchased_categories
+            union all
+            select * from viewed_categories
+        ) as category_interest
     ) as ranked
     where interest_rank = 1
 ),

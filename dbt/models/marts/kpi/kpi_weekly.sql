@@ -25,26 +25,137 @@ weeks as (
     group by iso_week_start
 ),
 
-band_members as (
+-- KPIs 2-4 without joining each purchase day to every week after it (an open band, like
+-- 141+ days, would pair it with every week until the next purchase). A purchase day p is in
+-- a band for a run of weeks: from the first week starting at least min_days after p to the
+-- last week starting at most max_days after p and no later than the next purchase day n.
+-- The customer purchased in the run's last week when n falls in it. Each run adds one
+-- member at its first week and removes it after its last; a running sum over the weeks
+-- gives every week's members.
+band_runs as (
     {% for band in var('kpi_pre_churn_bands') %}
         select
-            weeks.iso_week_start,
             '{{ band.kpi }}' as kpi,
-            case when purchase_days.purchase_day_number >= 2 then 'returning' else 'new' end as customer_type,
-            case when purchase_days.next_purchase_date <= weeks.week_end_date then 1 else 0 end as purchased
-        from purchase_days
-        inner join weeks
-            on
-                weeks.iso_week_start >= {{ add_days('purchase_days.purchase_date', band.min_days) }}
-                {% if band.max_days is not none %}
-                    and weeks.iso_week_start <= {{ add_days('purchase_days.purchase_date', band.max_days) }}
-                {% endif %}
-                and (
-                    purchase_days.next_purchase_date is null
-                    or purchase_days.next_purchase_date >= weeks.iso_week_start
+            case when purchase_day_number >= 2 then 'returning' else 'new' end as customer_type,
+            {{ week_start(add_days('purchase_date', band.min_days + 6)) }} as first_week,
+            {% if band.max_days is not none %}
+                least(
+                    {{ week_start(add_days('purchase_date', band.max_days)) }},
+                    coalesce({{ week_start('next_purchase_date') }}, {{ week_start(add_days('purchase_date', band.max_days)) }})
                 )
+            {% else %}
+                {{ week_start('next_purchase_date') }}
+            {% endif %} as last_week,
+            {{ week_start('next_purchase_date') }} as purchase_week
+        from purchase_days
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+),
+
+band_changes as (
+    select
+        kpi,
+        customer_type,
+        first_week as iso_week_start,
+        1 as member_change,
+        0 as purchasers
+    from band_runs
+    where last_week is null or first_week <= last_week
+
+    union all
+
+    select
+        kpi,
+        customer_type,
+        {{ add_days('last_week', 7) }} as iso_week_start,
+        -1 as member_change,
+        0 as purchasers
+    from band_runs
+    where first_week <= last_week
+
+    union all
+
+    select
+        kpi,
+        customer_type,
+        last_week as iso_week_start,
+        0 as member_change,
+        1 as purchasers
+    from band_runs
+    where first_week <= last_week and purchase_week = last_week
+),
+
+band_changes_by_type as (
+    select
+        iso_week_start,
+        kpi,
+        customer_type,
+        sum(member_change) as member_change,
+        sum(purchasers) as purchasers
+    from band_changes
+    group by iso_week_start, kpi, customer_type
+),
+
+band_changes_by_week as (
+    select * from band_changes_by_type
+
+    union all
+
+    select
+        iso_week_start,
+        kpi,
+        'all' as customer_type,
+        sum(member_change) as member_change,
+        sum(purchasers) as purchasers
+    from band_changes_by_type
+    group by iso_week_start, kpi
+),
+
+band_types as (
+    select distinct
+        kpi,
+        customer_type
+    from band_changes_by_week
+),
+
+-- the change weeks (which may come before the first reported week) and a row for every
+-- reported week, which comes after that week's changes in the running sum
+band_rows as (
+    select
+        iso_week_start,
+        kpi,
+        customer_type,
+        member_change,
+        purchasers,
+        0 as is_report_week
+    from band_changes_by_week
+
+    union all
+
+    select
+        weeks.iso_week_start,
+        band_types.kpi,
+        band_types.customer_type,
+        0 as member_change,
+        0 as purchasers,
+        1 as is_report_week
+    from weeks
+    cross join band_types
+),
+
+band_running as (
+    select
+        iso_week_start,
+        kpi,
+        customer_type,
+        is_report_week,
+        sum(member_change) over (
+            partition by kpi, customer_type
+            order by iso_week_start, is_report_week
+            rows unbounded preceding
+        ) as customers,
+        sum(purchasers) over (partition by kpi, customer_type, iso_week_start) as purchasers
+    from band_rows
 ),
 
 bands_by_type as (
@@ -52,21 +163,10 @@ bands_by_type as (
         iso_week_start,
         customer_type,
         kpi,
-        count(*) as customers,
-        sum(purchased) as purchasers
-    from band_members
-    group by iso_week_start, customer_type, kpi
-
-    union all
-
-    select
-        iso_week_start,
-        'all' as customer_type,
-        kpi,
-        count(*) as customers,
-        sum(purchased) as purchasers
-    from band_members
-    group by iso_week_start, kpi
+        customers,
+        purchasers
+    from band_running
+    where is_report_week = 1
 ),
 
 week_buyers as (
@@ -81,7 +181,9 @@ week_buyers as (
         sum(purchase_days.net_revenue) as net_revenue
     from purchase_days
     inner join weeks
-        on purchase_days.purchase_date between weeks.iso_week_start and weeks.week_end_date
+        on
+            {{ week_start('purchase_days.purchase_date') }} = weeks.iso_week_start
+            and purchase_days.purchase_date <= weeks.week_end_date
     group by weeks.iso_week_start, purchase_days.customer_id
 ),
 
