@@ -90,9 +90,7 @@
     (int_churn_features is incremental), and each has its whole L-day label window by D. -#}
 {% macro churn_cutoffs(as_of) -%}
     {%- set label_days = var('churn_label_days') -%}
-    {%- set test_cutoff -%}
-        cast({{ dbt.date_trunc('week', add_days('as_of_date', -label_days)) }} as date)
-    {%- endset -%}
+    {%- set test_cutoff = week_start(add_days('as_of_date', -label_days)) -%}
     select 0 as cutoff_number, as_of_date as cutoff_date, false as is_labelled from {{ as_of }}
     union all
     select 1 as cutoff_number, {{ test_cutoff }} as cutoff_date, true as is_labelled from {{ as_of }}
