@@ -37,7 +37,7 @@ report_days as (
 -- purchase day is still in the window too, and 'new' until first_purchase_date + window - 1.
 -- Its orders and revenue count on p and the window's days after it. Each such run of days
 -- adds at its first day and subtracts the day after its last; a running sum over the change
--- days gives every day's numbers.
+-- days gives every day's numbers (macro running_totals).
 purchase_day_ends as (
     select
         first_purchase_date,
@@ -123,7 +123,7 @@ typed_runs as (
 changes as (
     select
         customer_type,
-        from_date as change_date,
+        from_date as calendar_date,
         customers,
         repeaters,
         orders,
@@ -135,7 +135,7 @@ changes as (
 
     select
         customer_type,
-        {{ add_days('to_date', 1) }} as change_date,
+        {{ add_days('to_date', 1) }} as calendar_date,
         -customers as customers,
         -repeaters as repeaters,
         -orders as orders,
@@ -147,48 +147,48 @@ changes as (
 change_totals as (
     select
         customer_type,
-        change_date,
+        calendar_date,
         sum(customers) as customers,
         sum(repeaters) as repeaters,
         sum(orders) as orders,
         sum(net_revenue) as net_revenue
     from changes
-    group by customer_type, change_date
+    group by customer_type, calendar_date
 ),
 
-running as (
+customer_types as (
+    select 'all' as customer_type
+    union all
+    select 'new' as customer_type
+    union all
+    select 'returning' as customer_type
+),
+
+report_points as (
     select
-        change_date,
-        customer_type,
-        cast(sum(customers) over running_days as {{ dbt.type_bigint() }}) as repeat_window_customers,
-        cast(sum(repeaters) over running_days as {{ dbt.type_bigint() }}) as repeat_window_repeaters,
-        cast(sum(orders) over running_days as {{ dbt.type_bigint() }}) as quality_window_orders,
-        sum(net_revenue) over running_days as quality_window_net_revenue
-    from change_totals
-    window running_days as (partition by customer_type order by change_date rows unbounded preceding)
+        report_days.calendar_date,
+        customer_types.customer_type
+    from report_days
+    cross join customer_types
+    where customer_types.customer_type != 'all'
 ),
 
--- a running sum holds from its change day until the next change
+window_totals as (
+    {{ running_totals(
+        'change_totals', 'report_points', ['customer_type'], 'calendar_date',
+        ['customers', 'repeaters', 'orders', 'net_revenue']
+    ) }}
+),
+
 running_report_days as (
     select
         calendar_date,
         customer_type,
-        repeat_window_customers,
-        repeat_window_repeaters,
-        quality_window_orders,
-        quality_window_net_revenue
-    from (
-        select
-            report_days.calendar_date,
-            running.*,
-            row_number() over (
-                partition by report_days.calendar_date, running.customer_type
-                order by running.change_date desc
-            ) as recency_rank
-        from report_days
-        inner join running on report_days.calendar_date >= running.change_date
-    ) as ranked
-    where recency_rank = 1
+        cast(customers as {{ dbt.type_bigint() }}) as repeat_window_customers,
+        cast(repeaters as {{ dbt.type_bigint() }}) as repeat_window_repeaters,
+        cast(orders as {{ dbt.type_bigint() }}) as quality_window_orders,
+        net_revenue as quality_window_net_revenue
+    from window_totals
 ),
 
 on_the_day as (
@@ -240,14 +240,6 @@ day_by_type as (
         sum(net_revenue) as net_revenue
     from on_the_day
     group by calendar_date
-),
-
-customer_types as (
-    select 'all' as customer_type
-    union all
-    select 'new' as customer_type
-    union all
-    select 'returning' as customer_type
 ),
 
 grid as (

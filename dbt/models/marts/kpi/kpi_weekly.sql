@@ -30,8 +30,8 @@ weeks as (
 -- a band for a run of weeks: from the first week starting at least min_days after p to the
 -- last week starting at most max_days after p and no later than the next purchase day n.
 -- The customer purchased in the run's last week when n falls in it. Each run adds one
--- member at its first week and removes it after its last; a running sum over the weeks
--- gives every week's members.
+-- member at its first week and removes it after its last, and a purchaser is a run of that
+-- one week; running sums over the weeks (macro running_totals) give every week's numbers.
 band_runs as (
     {% for band in var('kpi_pre_churn_bands') %}
         select
@@ -57,7 +57,7 @@ band_changes as (
         kpi,
         customer_type,
         first_week as iso_week_start,
-        1 as member_change,
+        1 as members,
         0 as purchasers
     from band_runs
     where last_week is null or first_week <= last_week
@@ -68,8 +68,8 @@ band_changes as (
         kpi,
         customer_type,
         {{ add_days('last_week', 7) }} as iso_week_start,
-        -1 as member_change,
-        0 as purchasers
+        -1 as members,
+        case when purchase_week = last_week then -1 else 0 end as purchasers
     from band_runs
     where first_week <= last_week
 
@@ -79,7 +79,7 @@ band_changes as (
         kpi,
         customer_type,
         last_week as iso_week_start,
-        0 as member_change,
+        0 as members,
         1 as purchasers
     from band_runs
     where first_week <= last_week and purchase_week = last_week
@@ -90,7 +90,7 @@ band_changes_by_type as (
         iso_week_start,
         kpi,
         customer_type,
-        sum(member_change) as member_change,
+        sum(members) as members,
         sum(purchasers) as purchasers
     from band_changes
     group by iso_week_start, kpi, customer_type
@@ -105,7 +105,7 @@ band_changes_by_week as (
         iso_week_start,
         kpi,
         'all' as customer_type,
-        sum(member_change) as member_change,
+        sum(members) as members,
         sum(purchasers) as purchasers
     from band_changes_by_type
     group by iso_week_start, kpi
@@ -118,55 +118,21 @@ band_types as (
     from band_changes_by_week
 ),
 
--- the change weeks (which may come before the first reported week) and a row for every
--- reported week, which comes after that week's changes in the running sum
-band_rows as (
-    select
-        iso_week_start,
-        kpi,
-        customer_type,
-        member_change,
-        purchasers,
-        0 as is_report_week
-    from band_changes_by_week
-
-    union all
-
+band_report_points as (
     select
         weeks.iso_week_start,
         band_types.kpi,
-        band_types.customer_type,
-        0 as member_change,
-        0 as purchasers,
-        1 as is_report_week
+        band_types.customer_type
     from weeks
     cross join band_types
 ),
 
-band_running as (
-    select
-        iso_week_start,
-        kpi,
-        customer_type,
-        is_report_week,
-        sum(member_change) over (
-            partition by kpi, customer_type
-            order by iso_week_start, is_report_week
-            rows unbounded preceding
-        ) as customers,
-        sum(purchasers) over (partition by kpi, customer_type, iso_week_start) as purchasers
-    from band_rows
-),
-
+-- the change weeks may come before the first reported week
 bands_by_type as (
-    select
-        iso_week_start,
-        customer_type,
-        kpi,
-        customers,
-        purchasers
-    from band_running
-    where is_report_week = 1
+    {{ running_totals(
+        'band_changes_by_week', 'band_report_points', ['kpi', 'customer_type'], 'iso_week_start',
+        ['members', 'purchasers']
+    ) }}
 ),
 
 week_buyers as (
@@ -219,7 +185,7 @@ final as (
         daily.repeat_window_repeaters,
         daily.repeat_window_rate,
         {% for band in var('kpi_pre_churn_bands') %}
-            coalesce(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.customers end), 0)
+            coalesce(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.members end), 0)
                 as {{ band.kpi }}_customers,
             coalesce(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.purchasers end), 0)
                 as {{ band.kpi }}_purchasers,
@@ -227,7 +193,7 @@ final as (
                 max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.purchasers end)
                 as {{ type_double() }}
             )
-            / nullif(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.customers end), 0)
+            / nullif(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.members end), 0)
                 as {{ band.kpi }}_rate,
         {% endfor %}
         daily.quality_window_orders,
