@@ -24,7 +24,10 @@ class BgNbd:
     b: float
 
     @staticmethod
-    def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> float:
+    def log_likelihood(
+        params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights=1.0
+    ) -> float:
+        """Summed over the customers; `weights` counts customers who share one (x, t_x, T)."""
         r, alpha, a, b = params
         a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
         a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
@@ -35,15 +38,19 @@ class BgNbd:
                 np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x),
                 -np.inf,
             )
-        return float(np.sum(a1 + a2 + np.logaddexp(a3, a4)))
+        return float(np.sum(weights * (a1 + a2 + np.logaddexp(a3, a4))))
 
     @classmethod
     def fit(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+        n = len(x)
         scale = float(np.mean(T)) or 1.0  # fit in units where T is about 1: better conditioned
+        # customers with the same history share one likelihood term: in whole days, half of
+        # a large sample are repeats, and each evaluation is then half as long
+        (x, t_x, T), weights = np.unique(np.stack([x, t_x, T]), axis=1, return_counts=True)
 
         def loss(log_params: np.ndarray) -> float:
-            return -cls.log_likelihood(np.exp(log_params), x, t_x / scale, T / scale) / len(x)
+            return -cls.log_likelihood(np.exp(log_params), x, t_x / scale, T / scale, weights) / n
 
         result = minimize(
             loss,

@@ -58,6 +58,21 @@ def test_bg_nbd_reproduces_the_published_parameters(cdnow):
         assert getattr(model, name) == pytest.approx(value, rel=0.01), name
 
 
+def test_customers_sharing_a_history_count_once_per_customer_in_the_likelihood():
+    """The fit sums each distinct (x, t_x, T) once, weighted by how many customers have it."""
+    params = np.array([0.25, 4.0, 0.8, 2.5])
+    x, t_x, T = np.array([0, 0, 2, 0]), np.array([0, 0, 5, 0]), np.array([10, 10, 12, 10])
+    each = BgNbd.log_likelihood(params, x, t_x, T)
+    grouped = BgNbd.log_likelihood(
+        params, np.array([0, 2]), np.array([0, 5]), np.array([10, 12]), np.array([3, 1])
+    )
+    # one customer with no repeat in T = 10: r log(alpha) - r log(alpha + T) (the BG/NBD term
+    # for x = 0, whose a4 part is 0 probability), here 0.25 * log(4 / 14)
+    alone = BgNbd.log_likelihood(params, np.array([0]), np.array([0]), np.array([10]))
+    assert alone == pytest.approx(0.25 * np.log(4 / 14))
+    assert grouped == pytest.approx(each)
+
+
 def test_gamma_gamma_reproduces_the_published_parameters(cdnow):
     model = GammaGamma.fit(cdnow["x"], cdnow["m_x"])
     assert (model.p, model.q, model.gamma) == pytest.approx((6.25, 3.74, 15.44), rel=0.01)

@@ -73,15 +73,20 @@ updated_since as (
     inner join cutoffs on current_orders.updated_date > cutoffs.cutoff_date
 ),
 
+-- the raw versions of just those orders, picked out first: joined to the cutoffs directly,
+-- every raw version of every order would be paired with them before the order ids matched
+updated_raw_orders as (
+    select * from raw_orders
+    where customer_id is not null and order_id in (select updated_since.order_id from updated_since)
+),
+
 earlier_versions as (
     select
         updated_since.cutoff_date,
-        raw_orders.*
-    from raw_orders
-    inner join updated_since on raw_orders.order_id = updated_since.order_id
-    where
-        raw_orders.customer_id is not null
-        and {{ to_store_date('raw_orders.updated_at') }} <= updated_since.cutoff_date
+        updated_raw_orders.*
+    from updated_raw_orders
+    inner join updated_since on updated_raw_orders.order_id = updated_since.order_id
+    where {{ to_store_date('updated_raw_orders.updated_at') }} <= updated_since.cutoff_date
 ),
 
 versions_at_cutoff as (
