@@ -27,7 +27,8 @@ from dagster_project.sample_shop.generator import (
 )
 from dagster_project.settings import data_dir_from_env
 
-SLOWEST_STEPS = 10  # steps per phase the report lists
+SLOWEST_STEPS = 10  # slowest steps per phase kept in the JSON
+PRINTED_STEPS = 5  # of those, the ones the printed table lists
 PHASES = ("ingest", "dbt", "scores_exports")
 
 
@@ -278,7 +279,7 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for phase in PHASES:
         daily_steps = dict(daily["phases"][phase].get("slowest_steps", []))
-        for step, seconds in full["phases"][phase].get("slowest_steps", [])[:5]:
+        for step, seconds in full["phases"][phase].get("slowest_steps", [])[:PRINTED_STEPS]:
             in_daily = daily_steps.get(step)
             daily_text = "-" if in_daily is None else f"{in_daily:.1f}"
             lines.append(f"  {phase:<16}{step:<48}{seconds:>8.1f}{daily_text:>8}")

@@ -56,7 +56,7 @@ days as (
 final as (
     select
         calendar_date,
-        cast({{ dbt.date_trunc('week', 'calendar_date') }} as date) as iso_week_start,
+        {{ week_start('calendar_date') }} as iso_week_start,
         cast({{ dbt.date_trunc('month', 'calendar_date') }} as date) as month_start
     from days
 )
