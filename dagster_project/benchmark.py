@@ -1,10 +1,13 @@
-"""`make bench`: time the pipeline at a scale, the full build and a daily incremental run.
+"""`make bench`: time the pipeline at a scale, the full build and daily incremental runs.
 
-The sample shop is generated (not timed) with one extra day, which is held back. The full
-build (raw ingestion, then the dbt build, then scores and exports once they exist) runs
-on the history; the daily run then lands the held-back day and runs the same phases for
-it. Everything happens in its own folder, $CRM_DATA_DIR/bench/<scale>/, through Dagster,
-as a scheduled run would. One table is printed and one JSON file written.
+The sample shop is generated (not timed) and its last DAILY_RUNS days are held back. The
+full build (raw ingestion, then the dbt build, then scores and exports) runs on the
+history; then each held-back day in turn is landed and its daily run timed, through the
+same phases. The churn features compute new labelled cutoffs on one day a week (when
+D - churn_label_days is a Monday): each daily run records the ones it computed, so the
+week's heavy day and a typical day are told apart. Everything happens in its own folder,
+$CRM_DATA_DIR/bench/<scale>/, through Dagster, as a scheduled run would. One table is
+printed and one JSON file written.
 """
 
 import argparse
@@ -30,6 +33,8 @@ from dagster_project.settings import data_dir_from_env
 SLOWEST_STEPS = 10  # slowest steps per phase kept in the JSON
 PRINTED_STEPS = 5  # of those, the ones the printed table lists
 PHASES = ("ingest", "dbt", "scores_exports")
+DAILY_RUNS = 2  # held-back days, each timed as a daily run; the sample shop ends on a
+# Sunday on which the churn features' labelled cutoffs move, the day before is a typical day
 
 
 class PeakMemory:
@@ -81,7 +86,7 @@ class PeakMemory:
             self._thread.join()
 
 
-def _hold_back_last_day(landing: Path, day: str, held: Path) -> None:
+def _hold_back_day(landing: Path, day: str, held: Path) -> None:
     for entity in ENTITY_NAMES:
         folder = landing / entity / f"dt={day}"
         if folder.exists():
@@ -89,10 +94,12 @@ def _hold_back_last_day(landing: Path, day: str, held: Path) -> None:
             shutil.move(str(folder), str(held / entity / folder.name))
 
 
-def _land_held_back_day(held: Path, landing: Path) -> None:
+def _land_held_back_days(held: Path, landing: Path, day: str | None = None) -> None:
+    """Move the held-back days (or just `day`) into the landing zone."""
     for entity_folder in held.iterdir():
         for day_folder in entity_folder.iterdir():
-            shutil.move(str(day_folder), str(landing / entity_folder.name / day_folder.name))
+            if day is None or day_folder.name == f"dt={day}":
+                shutil.move(str(day_folder), str(landing / entity_folder.name / day_folder.name))
 
 
 def _raw_rows(warehouse: Path) -> dict[str, int]:
@@ -103,6 +110,18 @@ def _raw_rows(warehouse: Path) -> dict[str, int]:
             entity: conn.execute(f"select count(*) from raw.{entity}").fetchone()[0]
             for entity in ENTITY_NAMES
         }
+
+
+def _labelled_churn_cutoffs(warehouse: Path) -> set[str]:
+    """The labelled cutoffs whose churn features the warehouse holds."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            "select distinct cast(cutoff_date as varchar) from intermediate.int_churn_features "
+            "where churned is not null"
+        ).fetchall()
+    return {day for (day,) in rows}
 
 
 def _timed_phases(first_day: str, last_day: str, data_dir: Path) -> dict[str, dict[str, Any]]:
@@ -181,7 +200,7 @@ def _reusable_shop(data_dir: Path, cfg: ShopConfig) -> dict[str, Any] | None:
         return None
     held = data_dir / "held_back"
     if held.exists():  # an earlier run stopped before landing the held-back day
-        _land_held_back_day(held, data_dir / "landing")
+        _land_held_back_days(held, data_dir / "landing")
         shutil.rmtree(held)
     generated = json.loads(summary.read_text(encoding="utf-8"))
     return generated if generated["config"] == config_summary(cfg) else None
@@ -195,10 +214,10 @@ def run_benchmark(
     regenerate: bool = False,
 ) -> dict[str, Any]:
     """Generate `days` of history at `scale` into data_dir (or reuse the shop generated there
-    with the same settings), then time the full build and a day."""
+    with the same settings), then time the full build and DAILY_RUNS daily runs."""
     customers = SCALES.get(scale) or int(scale)
     history_days = days or ShopConfig().days
-    # one more day than the history: the last day is held back for the daily run
+    # the history and one day more; the last DAILY_RUNS days are held back for the daily runs
     cfg = ShopConfig(customers=customers, fmt=fmt, days=history_days + 1)
     generated = None if regenerate else _reusable_shop(data_dir, cfg)
     reused = generated is not None
@@ -213,18 +232,11 @@ def run_benchmark(
         generated = generate(cfg, data_dir)
     generate_seconds = time.perf_counter() - started
     landing, held = data_dir / "landing", data_dir / "held_back"
-    daily_day = cfg.end.isoformat()
-    history_end = (cfg.end - timedelta(days=1)).isoformat()
-    _hold_back_last_day(landing, daily_day, held)
-
-    memory = PeakMemory()
-    with memory:  # the pipeline's memory, not the generator's
-        full = _timed_phases(cfg.start.isoformat(), history_end, data_dir)
-        history_rows = _raw_rows(data_dir / "warehouse.duckdb")
-        _land_held_back_day(held, landing)
-        daily = _timed_phases(daily_day, daily_day, data_dir)
-    all_rows = _raw_rows(data_dir / "warehouse.duckdb")
-    daily_rows = {e: all_rows[e] - history_rows[e] for e in ENTITY_NAMES}
+    daily_days = [(cfg.end - timedelta(days=n)).isoformat() for n in reversed(range(DAILY_RUNS))]
+    history_end = (cfg.end - timedelta(days=DAILY_RUNS)).isoformat()
+    for day in daily_days:
+        _hold_back_day(landing, day, held)
+    warehouse = data_dir / "warehouse.duckdb"
 
     def summarise(timings: dict[str, dict[str, Any]], rows: int) -> dict[str, Any]:
         total = sum(t["seconds"] or 0 for t in timings.values())
@@ -233,7 +245,25 @@ def run_benchmark(
                 t["rows_per_second"] = round(rows / t["seconds"])
         return {"phases": timings, "total_seconds": round(total, 2), "input_rows": rows}
 
-    report = {
+    memory = PeakMemory()
+    with memory:  # the pipeline's memory, not the generator's
+        full = _timed_phases(cfg.start.isoformat(), history_end, data_dir)
+        rows_before, cutoffs_before = _raw_rows(warehouse), _labelled_churn_cutoffs(warehouse)
+        full_build = summarise(full, sum(rows_before.values()))
+        daily_runs = []
+        for day in daily_days:
+            _land_held_back_days(held, landing, day)
+            timings = _timed_phases(day, day, data_dir)
+            rows_after, cutoffs_after = _raw_rows(warehouse), _labelled_churn_cutoffs(warehouse)
+            rows = {e: rows_after[e] - rows_before[e] for e in ENTITY_NAMES}
+            run = {"day": day, **summarise(timings, sum(rows.values())), "rows": rows}
+            run["new_labelled_churn_cutoffs"] = sorted(cutoffs_after - cutoffs_before)
+            run["share_of_full"] = round(run["total_seconds"] / full_build["total_seconds"], 4)
+            daily_runs.append(run)
+            rows_before, cutoffs_before = rows_after, cutoffs_after
+    shutil.rmtree(held)
+
+    return {
         "scale": scale,
         "customers": customers,
         "format": fmt,
@@ -241,51 +271,50 @@ def run_benchmark(
         "generated_rows": generated["rows"],
         "generate_seconds": round(generate_seconds, 2),
         "shop_reused": reused,
-        "rows": all_rows,
-        "full_build": summarise(full, sum(history_rows.values())),
-        "daily_run": summarise(daily, sum(daily_rows.values())),
-        "daily_rows": daily_rows,
+        "rows": _raw_rows(warehouse),
+        "full_build": full_build,
+        "daily_runs": daily_runs,
         "peak_memory_mb": round(memory.peak_mb, 1),
-        "warehouse_mb": round((data_dir / "warehouse.duckdb").stat().st_size / 2**20, 1),
+        "warehouse_mb": round(warehouse.stat().st_size / 2**20, 1),
     }
-    full_total = report["full_build"]["total_seconds"]
-    report["daily_share_of_full"] = round(report["daily_run"]["total_seconds"] / full_total, 4)
-    return report
 
 
 def format_report(report: dict[str, Any]) -> str:
-    full, daily = report["full_build"], report["daily_run"]
+    full, dailies = report["full_build"], report["daily_runs"]
+    day_columns = "".join(f"{d['day'] + ' s':>14}" for d in dailies)
     lines = [
         f"crm-mart benchmark, scale {report['scale']} ({report['customers']:,} customers, "
         f"{report['format']}), {report['machine']['cpus']} CPUs",
         "",
         "rows: " + ", ".join(f"{k} {v:,}" for k, v in report["rows"].items()),
         "",
-        f"{'phase':<16}{'full build s':>14}{'rows/s':>12}{'daily run s':>14}{'rows/s':>10}",
+        f"{'phase':<16}{'full build s':>14}{'rows/s':>12}{day_columns}",
     ]
     for phase in PHASES:
-        f, d = full["phases"][phase], daily["phases"][phase]
+        f = full["phases"][phase]
         if f["seconds"] is None:
-            lines.append(f"{phase:<16}{'-':>14}{'':>12}{'-':>14}   ({f['note']})")
+            lines.append(f"{phase:<16}{'-':>14}   ({f['note']})")
             continue
-        lines.append(
-            f"{phase:<16}{f['seconds']:>14.1f}{f.get('rows_per_second', 0):>12,}"
-            f"{d['seconds']:>14.1f}{d.get('rows_per_second', 0):>10,}"
-        )
+        days = "".join(f"{d['phases'][phase]['seconds']:>14.1f}" for d in dailies)
+        lines.append(f"{phase:<16}{f['seconds']:>14.1f}{f.get('rows_per_second', 0):>12,}{days}")
+    days = "".join(f"{d['total_seconds']:>14.1f}" for d in dailies)
     lines += [
-        f"{'total':<16}{full['total_seconds']:>14.1f}{'':>12}{daily['total_seconds']:>14.1f}",
+        f"{'total':<16}{full['total_seconds']:>14.1f}{'':>12}{days}",
         "",
-        "slowest steps (full build s / daily run s):",
+        "slowest steps (full build s, then each daily run s):",
     ]
     for phase in PHASES:
-        daily_steps = dict(daily["phases"][phase].get("slowest_steps", []))
+        daily_steps = [dict(d["phases"][phase].get("slowest_steps", [])) for d in dailies]
         for step, seconds in full["phases"][phase].get("slowest_steps", [])[:PRINTED_STEPS]:
-            in_daily = daily_steps.get(step)
-            daily_text = "-" if in_daily is None else f"{in_daily:.1f}"
-            lines.append(f"  {phase:<16}{step:<48}{seconds:>8.1f}{daily_text:>8}")
+            in_daily = [steps.get(step) for steps in daily_steps]
+            daily_text = "".join("       -" if s is None else f"{s:>8.1f}" for s in in_daily)
+            lines.append(f"  {phase:<16}{step:<48}{seconds:>8.1f}{daily_text}")
+    lines.append("")
+    for d in dailies:
+        cutoffs = d["new_labelled_churn_cutoffs"]
+        why = f" (new labelled churn cutoffs {', '.join(cutoffs)})" if cutoffs else ""
+        lines.append(f"daily run {d['day']} / full build: {d['share_of_full']:.1%}{why}")
     lines += [
-        "",
-        f"daily run / full build: {report['daily_share_of_full']:.1%}",
         f"peak memory: {report['peak_memory_mb']:,.0f} MB (the pipeline and dbt together)",
         f"warehouse on disk: {report['warehouse_mb']:,.0f} MB",
         "(the sample shop of an earlier run was reused)"

@@ -1,11 +1,12 @@
 """The benchmark runs end to end at a tiny scale and reports every figure."""
 
 import json
+from datetime import timedelta
 
 from dagster_project.benchmark import (
     PHASES,
     SLOWEST_STEPS,
-    _hold_back_last_day,
+    _hold_back_day,
     _reusable_shop,
     format_report,
     run_benchmark,
@@ -22,10 +23,23 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
         "customers", "orders", "order_items", "sessions", "events", "marketing_spend"
     }  # fmt: skip
     assert all(n > 0 for n in report["rows"].values())
-    # the daily run loaded exactly the held-back day
-    assert 0 < sum(report["daily_rows"].values()) < sum(report["rows"].values()) / 10
-    for run in ("full_build", "daily_run"):
-        phases = report[run]["phases"]
+    # two daily runs, each loading exactly its held-back day: the shop's last two days
+    end = ShopConfig(days=41).end
+    assert [run["day"] for run in report["daily_runs"]] == [
+        (end - timedelta(days=1)).isoformat(), end.isoformat()
+    ]  # fmt: skip
+    for run in report["daily_runs"]:
+        assert 0 < sum(run["rows"].values()) < sum(report["rows"].values()) / 10
+        assert run["input_rows"] == sum(run["rows"].values())
+        assert run["share_of_full"] > 0  # a figure, not a target: timings are not tested
+        # 40 days of history are too short for labelled churn cutoffs (they lie 90 days back)
+        assert run["new_labelled_churn_cutoffs"] == []
+    # every raw row was loaded by the full build or by one of the daily runs
+    assert report["full_build"]["input_rows"] + sum(
+        run["input_rows"] for run in report["daily_runs"]
+    ) == sum(report["rows"].values())
+    for run in [report["full_build"], *report["daily_runs"]]:
+        phases = run["phases"]
         assert set(phases) == set(PHASES)
         for phase in ("ingest", "dbt"):
             assert phases[phase]["seconds"] > 0 and phases[phase]["rows_per_second"] > 0
@@ -38,11 +52,12 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
         assert all(step.startswith("raw__") for step in ingest_steps)
         assert list(ingest_steps.values()) == sorted(ingest_steps.values(), reverse=True)
         assert 0 < sum(ingest_steps.values()) <= phases["ingest"]["seconds"]
-        assert report[run]["total_seconds"] > 0
+        assert run["total_seconds"] > 0
     assert report["peak_memory_mb"] > 50  # at least a Python process with DuckDB loaded
     assert report["warehouse_mb"] > 0
-    assert report["daily_share_of_full"] > 0  # a figure, not a target: timings are not tested
-    assert "daily run / full build" in format_report(report)
+    printed = format_report(report)
+    for run in report["daily_runs"]:
+        assert f"daily run {run['day']} / full build: " in printed
 
 
 def test_scaling_ratio_compares_time_growth_with_row_growth():
@@ -62,7 +77,7 @@ def test_a_shop_generated_with_the_same_settings_is_reused_with_its_held_back_da
     generate(cfg, tmp_path)
     last_day = f"dt={cfg.end.isoformat()}"
     # an earlier run stopped while the last day was held back
-    _hold_back_last_day(tmp_path / "landing", cfg.end.isoformat(), tmp_path / "held_back")
+    _hold_back_day(tmp_path / "landing", cfg.end.isoformat(), tmp_path / "held_back")
     assert not (tmp_path / "landing" / "orders" / last_day).exists()
     summary = _reusable_shop(tmp_path, cfg)
     assert summary is not None and summary["config"]["customers"] == 50
