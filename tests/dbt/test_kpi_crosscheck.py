@@ -121,9 +121,10 @@ def test_daily_runs_replace_their_days_and_match_a_full_build(tmp_path):
     settings = load_settings(tmp_path / "data")
     small = ShopConfig(customers=600, days=120, seed=3)
     load_shop(settings, small)
-    incremental = ("kpi_daily", "kpi_retention", "kpi_stage_counts")
+    incremental = ("kpi_daily", "kpi_retention", "kpi_stage_counts", "kpi_new_user_churn")
     keys = {
         "kpi_daily": "calendar_date, customer_type",
+        "kpi_new_user_churn": "registered_date",
         "kpi_retention": "purchase_date, customer_type, horizon_days",
         "kpi_stage_counts": "calendar_date, dimension, dimension_value",
     }
@@ -141,6 +142,7 @@ def test_daily_runs_replace_their_days_and_match_a_full_build(tmp_path):
     full = {m: set(query(settings, f"select * from marts.{m}")) for m in incremental}
     assert daily["kpi_daily"] == full["kpi_daily"]
     assert daily["kpi_retention"] == full["kpi_retention"]
+    assert daily["kpi_new_user_churn"] == full["kpi_new_user_churn"]
     # stage counts: the history is identical; RFM group counts exist only for the days a run saw
     stage_rows = lambda rows: {r for r in rows if r[1] == "lifecycle_stage"}  # noqa: E731
     assert stage_rows(daily["kpi_stage_counts"]) == stage_rows(full["kpi_stage_counts"])

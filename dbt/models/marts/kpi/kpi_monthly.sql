@@ -32,39 +32,69 @@ months as (
     group by month_start
 ),
 
+-- buyers not churned at each month's start: spells in after_sale, active, silent or sleeping
+-- as runs of days (+1 from valid_from, -1 from the day after valid_to), summed per day, then
+-- running totals at the month starts (macro running_totals): never months x spells
+not_churned_runs as (
+    select
+        history.valid_from as on_date,
+        1 as buyers
+    from history
+    where history.lifecycle_stage in ('after_sale', 'active', 'silent', 'sleeping')
+
+    union all
+
+    select
+        {{ add_days('history.valid_to', 1) }} as on_date,
+        -1 as buyers
+    from history
+    where history.lifecycle_stage in ('after_sale', 'active', 'silent', 'sleeping')
+),
+
+not_churned_changes as (
+    select
+        'shop' as scope,
+        on_date,
+        sum(buyers) as buyers
+    from not_churned_runs
+    group by on_date
+),
+
+month_points as (
+    select
+        'shop' as scope,
+        month_start as on_date
+    from months
+),
+
 at_risk as (
     select
-        months.month_start,
-        count(*) as buyers_not_churned_at_start
-    from months
-    inner join history
-        on
-            months.month_start between history.valid_from and history.valid_to
-            and history.lifecycle_stage in ('after_sale', 'active', 'silent', 'sleeping')
-    group by months.month_start
+        on_date as month_start,
+        cast(buyers as {{ dbt.type_bigint() }}) as buyers_not_churned_at_start
+    from (
+        {{ running_totals('not_churned_changes', 'month_points', ['scope'], 'on_date', ['buyers']) }}
+    ) as month_start_totals
 ),
 
 churned as (
     select
-        months.month_start,
+        calendar.month_start,
         count(*) as newly_churned
-    from months
-    inner join history
-        on
-            history.valid_from between months.month_start and months.last_date
-            and history.lifecycle_stage = 'churned'
-    group by months.month_start
+    from history
+    inner join calendar on history.valid_from = calendar.calendar_date
+    where history.lifecycle_stage = 'churned'
+    group by calendar.month_start
 ),
 
 month_buyers as (
     select
-        months.month_start,
+        calendar.month_start,
         purchase_days.customer_id,
         sum(purchase_days.orders) as orders,
         sum(purchase_days.net_revenue) as net_revenue
     from purchase_days
-    inner join months on purchase_days.purchase_date between months.first_date and months.last_date
-    group by months.month_start, purchase_days.customer_id
+    inner join calendar on purchase_days.purchase_date = calendar.calendar_date
+    group by calendar.month_start, purchase_days.customer_id
 ),
 
 activity as (

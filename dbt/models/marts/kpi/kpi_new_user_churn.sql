@@ -1,6 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='registered_date',
+        incremental_strategy='delete+insert',
+    )
+}}
 -- One row per registration day X: of the users who registered that day, how many had no
 -- visit and no purchase in (X, X + new_user_churn_days]. Reported once that window has
 -- passed (X + window <= D). Additive over days.
+-- Incremental: each build recomputes the last restate_days registration days it reported
+-- (late visits and purchases within them are taken in) and adds the days after, up to D.
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
@@ -27,7 +36,13 @@ registered as (
         customers.registered_date
     from customers
     cross join as_of
-    where {{ add_days('customers.registered_date', var('new_user_churn_days')) }} <= as_of.as_of_date
+    where
+        {{ add_days('customers.registered_date', var('new_user_churn_days')) }} <= as_of.as_of_date
+    {% if is_incremental() %}
+            and customers.registered_date > (
+                select {{ add_days('max(registered_date)', -var('restate_days')) }} from {{ this }}
+            )
+        {% endif %}
 ),
 
 came_back as (
