@@ -51,7 +51,7 @@ sample-shop: setup
 check-campaigns: setup
 	$(BIN)/python -m dagster_project.activate.catalogue
 
-## bench: time the full build and a daily run, e.g. make bench SCALE=small (small | medium | large);
+## bench: time the full build and two daily runs, e.g. make bench SCALE=small (small | medium | large);
 ## ARGS=--regenerate generates the sample shop again instead of reusing it
 bench: setup
 	$(BIN)/python -m dagster_project.benchmark --scale $(SCALE) $(ARGS)

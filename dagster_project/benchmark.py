@@ -199,7 +199,7 @@ def _reusable_shop(data_dir: Path, cfg: ShopConfig) -> dict[str, Any] | None:
     if not summary.exists():
         return None
     held = data_dir / "held_back"
-    if held.exists():  # an earlier run stopped before landing the held-back day
+    if held.exists():  # an earlier run stopped before landing its held-back days
         _land_held_back_days(held, data_dir / "landing")
         shutil.rmtree(held)
     generated = json.loads(summary.read_text(encoding="utf-8"))

@@ -24,7 +24,6 @@ purchase_days as (
 months as (
     select
         month_start,
-        min(calendar_date) as first_date,
         max(calendar_date) as last_date,
         cast({{ dbt.dateadd('month', 1, 'month_start') }} as date) as next_month_start,
         {{ add_days("cast(" ~ dbt.dateadd('month', 2, 'month_start') ~ " as date)", -1) }} as next_month_end
