@@ -34,20 +34,26 @@ months as (
 -- buyers not churned at each month's start: spells in after_sale, active, silent or sleeping
 -- as runs of days (+1 from valid_from, -1 from the day after valid_to), summed per day, then
 -- running totals at the month starts (macro running_totals): never months x spells
-not_churned_runs as (
+not_churned_spells as (
     select
-        history.valid_from as on_date,
-        1 as buyers
+        history.valid_from,
+        history.valid_to
     from history
     where history.lifecycle_stage in ('after_sale', 'active', 'silent', 'sleeping')
+),
+
+not_churned_runs as (
+    select
+        valid_from as on_date,
+        1 as buyers
+    from not_churned_spells
 
     union all
 
     select
-        {{ add_days('history.valid_to', 1) }} as on_date,
+        {{ add_days('valid_to', 1) }} as on_date,
         -1 as buyers
-    from history
-    where history.lifecycle_stage in ('after_sale', 'active', 'silent', 'sleeping')
+    from not_churned_spells
 ),
 
 not_churned_changes as (
