@@ -159,13 +159,20 @@ def _new_row_frames(
     select = ", ".join(q(c) for c in columns)
 
     def frames() -> Iterator[pd.DataFrame]:
-        for group in groups:
-            paths = ", ".join(lit(p) for p in group)
-            yield conn.execute(
-                f"select {select} from {table} where _loaded_at > ? "
-                f"and _source_file in ({paths}) {sample}",
-                [since],
-            ).df()
+        # the rows to validate are picked out in one scan of the table, not one per frame
+        conn.execute(
+            f"create or replace temp table __gx_new_rows as select {select} from {table} "
+            f"where _loaded_at > ? {sample}",
+            [since],
+        )
+        try:
+            for group in groups:
+                paths = ", ".join(lit(p) for p in group)
+                yield conn.execute(
+                    f"select * from __gx_new_rows where _source_file in ({paths})"
+                ).df()
+        finally:
+            conn.execute("drop table if exists __gx_new_rows")
 
     facts = {
         "new_rows": new_rows,

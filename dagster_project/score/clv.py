@@ -23,11 +23,18 @@ HORIZONS_DAYS = (30, 90, 365)
 
 def score_customer_value(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
     """Fit, score and write marts.customer_value; returns the parameters and counts."""
+    # customers with one history (x, t_x, T) share its BG/NBD predictions: the histories are
+    # numbered here and each is computed once (a fifth as many as customers in a 2-year shop)
     facts = conn.execute(
         """
-        select customer_id, coalesce(btyd_frequency, -1) as x, coalesce(btyd_recency, 0) as t_x,
-            coalesce(btyd_t, 0) as t, coalesce(btyd_monetary, 0) as m_x
-        from marts.customer_facts order by customer_id
+        with facts as (
+            select customer_id, coalesce(btyd_frequency, -1) as x,
+                coalesce(btyd_recency, 0) as t_x, coalesce(btyd_t, 0) as t,
+                coalesce(btyd_monetary, 0) as m_x
+            from marts.customer_facts
+        )
+        select *, dense_rank() over (order by x, t_x, t) - 1 as history
+        from facts order by customer_id
         """
     ).fetchnumpy()
     ids = facts["customer_id"]
@@ -49,17 +56,20 @@ def score_customer_value(conn: duckdb.DuckDBPyConnection, settings: Settings) ->
         return np.where(buyer, values, 0.0)
 
     xb, tb, Tb = np.where(buyer, x, 0), np.where(buyer, t_x, 0), np.where(buyer, T, 0)
+    history = np.asarray(facts["history"])
+    hx, ht, hT = (np.zeros(history.max() + 1) for _ in range(3))
+    hx[history], ht[history], hT[history] = xb, tb, Tb
+    purchases = {
+        d: bg.expected_purchases(d, hx, ht, hT)[history] for d in {*HORIZONS_DAYS, horizon}
+    }
     columns = {
         "customer_id": ids,
-        "probability_alive": on_buyers(bg.probability_alive(xb, tb, Tb)),
-        **{
-            f"expected_purchases_{d}d": on_buyers(bg.expected_purchases(d, xb, tb, Tb))
-            for d in HORIZONS_DAYS
-        },
+        "probability_alive": on_buyers(bg.probability_alive(hx, ht, hT)[history]),
+        **{f"expected_purchases_{d}d": on_buyers(purchases[d]) for d in HORIZONS_DAYS},
         "expected_spend_per_purchase": on_buyers(gg.expected_spend(xb, m_x)),
     }
     columns["predicted_clv"] = on_buyers(
-        bg.expected_purchases(horizon, xb, tb, Tb) * columns["expected_spend_per_purchase"]
+        purchases[horizon] * columns["expected_spend_per_purchase"]
     )
     values = pa.table({k: pa.array(v) for k, v in columns.items()})
     conn.register("customer_value_rows", values)

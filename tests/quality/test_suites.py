@@ -50,6 +50,22 @@ def test_two_rows_of_one_order_version_in_a_file_break_the_contract_naming_file_
     assert f"'_source_file': '{file}', '_row_number': '3'" in failure
 
 
+def test_files_are_validated_in_frames_and_the_counts_of_every_frame_add_up(conn, settings, land):
+    # frames of at most 2 rows, files whole: a.csv, then b.csv, then c.csv (3 rows, alone)
+    settings = Settings(settings.data_dir, {**settings.vars, "gx_chunk_rows": 2})
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(1))
+    land("orders", DAY, "b.csv", HEADER + row(2) + row(3))
+    land("orders", DAY, "c.csv", HEADER + row(4) + row(4) + row(5))
+    load(conn, settings)
+    outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)
+    assert facts["rows_validated"] == 7 and not facts["sampled"]
+    (unique,) = [r for r in outcome.results if r["expectation"].endswith("_to_be_unique")]
+    assert unique["unexpected_count"] == 4  # the two rows of o1 in a.csv, of o4 in c.csv
+    assert conn.execute(
+        "select count(*) from duckdb_tables() where table_name = '__gx_new_rows'"
+    ).fetchone() == (0,)  # the rows picked out for the frames are dropped after
+
+
 def test_failing_rows_fail_every_run_until_their_file_is_corrected(conn, settings, land):
     land("orders", DAY, "a.csv", HEADER + row(1) + row(1))
     load(conn, settings)

@@ -1,8 +1,10 @@
 """Predicted CLV on the sample shop: non-negative, zero without a purchase, heavy buyers first."""
 
 import duckdb
+import numpy as np
 import pytest
 
+from dagster_project.score.btyd import BgNbd
 from dagster_project.score.clv import score_customer_value
 
 
@@ -13,7 +15,8 @@ def shop(shop_warehouse):
         fitted = score_customer_value(conn, settings)
         rows = conn.execute(
             """
-            select f.purchase_days, f.days_since_last_purchase, v.*
+            select f.purchase_days, f.days_since_last_purchase, f.btyd_frequency,
+                f.btyd_recency, f.btyd_t, v.*
             from marts.customer_value as v inner join marts.customer_facts as f using (customer_id)
             """
         ).df()
@@ -44,3 +47,16 @@ def test_heavy_recent_buyers_rank_above_one_time_buyers(shop):
     assert len(heavy) > 20 and len(once) > 100
     assert heavy["predicted_clv"].median() > once["predicted_clv"].quantile(0.9)
     assert heavy["expected_purchases_365d"].min() > once["expected_purchases_365d"].median()
+
+
+def test_each_buyer_gets_the_predictions_of_their_own_history(shop):
+    # histories are computed once each and shared: every buyer must still get their own
+    fitted, rows = shop
+    buyers = rows[rows["purchase_days"] > 0]
+    history = [
+        buyers[c].to_numpy(dtype=float) for c in ("btyd_frequency", "btyd_recency", "btyd_t")
+    ]
+    bg = BgNbd(**fitted["bg_nbd"])
+    assert np.allclose(buyers["probability_alive"], bg.probability_alive(*history))
+    assert np.allclose(buyers["expected_purchases_90d"], bg.expected_purchases(90, *history))
+    assert buyers["expected_purchases_90d"].nunique() > 100  # the shop's histories differ
