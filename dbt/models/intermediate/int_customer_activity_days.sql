@@ -27,8 +27,7 @@ as_of as (
 
 since as (
     {% if is_incremental() %}
-        select {{ add_days('max(activity_date)', -var('restate_days')) }} as from_date
-        from {{ this }}
+        select {{ restate_boundary('activity_date') }} as from_date
     {% else %}
         select cast(null as date) as from_date
     {% endif %}

@@ -24,9 +24,7 @@ report_days as (
     select calendar_date
     from calendar
     {% if is_incremental() %}
-        where calendar_date > (
-            select {{ add_days('max(calendar_date)', -var('restate_days')) }} from {{ this }}
-        )
+        where calendar_date > {{ restate_boundary('calendar_date') }}
     {% endif %}
 ),
 

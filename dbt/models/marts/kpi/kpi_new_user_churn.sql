@@ -39,9 +39,7 @@ registered as (
     where
         {{ add_days('customers.registered_date', var('new_user_churn_days')) }} <= as_of.as_of_date
     {% if is_incremental() %}
-            and customers.registered_date > (
-                select {{ add_days('max(registered_date)', -var('restate_days')) }} from {{ this }}
-            )
+            and customers.registered_date > {{ restate_boundary('registered_date') }}
         {% endif %}
 ),
 

@@ -76,10 +76,7 @@ final as (
         customers
     from stage_days
     {% if is_incremental() %}
-        where calendar_date > (
-            select {{ add_days('max(calendar_date)', -var('restate_days')) }}
-            from {{ this }} where dimension = 'lifecycle_stage'
-        )
+        where calendar_date > {{ restate_boundary('calendar_date', "dimension = 'lifecycle_stage'") }}
     {% endif %}
 
     union all
