@@ -71,6 +71,45 @@ def test_a_second_daily_run_adds_one_day_and_leaves_the_past_alone(shop):
     assert spells(shop) == after
 
 
+def favourites(settings):
+    return set(
+        query(
+            settings,
+            "select customer_id, favourite_category "
+            "from intermediate.int_customer_favourite_category",
+        )
+    )
+
+
+def test_favourite_categories_built_incrementally_equal_a_rebuild(shop):
+    # (int_as_of_date holds D)
+    build = ["build", "--select", "int_as_of_date", "int_customer_favourite_category",
+             "--exclude", "test_type:unit"]  # fmt: skip
+    # the shop was built for the day before its last: this build takes in the last day only
+    run_dbt(shop, *build, as_of=SHOP.end.isoformat())
+    daily = favourites(shop)
+    run_dbt(shop, *build, "--full-refresh", as_of=SHOP.end.isoformat())
+    assert favourites(shop) == daily
+    # a D moved back 60 days recomputes everyone: the same as a rebuild for that day
+    back = (SHOP.end - timedelta(days=60)).isoformat()
+    run_dbt(shop, *build, as_of=back)
+    moved_back = favourites(shop)
+    run_dbt(shop, *build, "--full-refresh", as_of=back)
+    assert favourites(shop) == moved_back
+    # the 60 days took in new customers and changed some favourites
+    assert len(daily - moved_back) > 50 and len(moved_back) < len(daily)
+    run_dbt(shop, *build, as_of=SHOP.end.isoformat())
+    assert favourites(shop) == daily
+    # the customer facts show them
+    (shown,) = query(
+        shop,
+        "select count(*) from marts.customer_facts as facts "
+        "inner join intermediate.int_customer_favourite_category as favourite "
+        "using (customer_id, favourite_category)",
+    )[0]
+    assert shown == len(daily)
+
+
 def stage_on(day, purchases, activity, known_from):
     """metrics.md's stage rules, applied literally to one customer on one day."""
     v = dbt_vars()

@@ -34,18 +34,6 @@ activity as (
     select * from {{ ref('int_customer_activity_days') }}
 ),
 
-events as (
-    select * from {{ ref('stg_shop__events') }}
-),
-
-orders as (
-    select * from {{ ref('stg_shop__orders') }}
-),
-
-order_items as (
-    select * from {{ ref('stg_shop__order_items') }}
-),
-
 purchases as (
     select
         purchase_days.customer_id,
@@ -125,58 +113,9 @@ profiles as (
     from customers
 ),
 
--- favourite category: most units bought; for non-buyers, most viewed; ties alphabetically
-purchased_categories as (
-    select
-        orders.customer_id,
-        order_items.category,
-        sum(order_items.quantity) as weight
-    from order_items
-    inner join orders on order_items.order_id = orders.order_id
-    cross join as_of
-    where orders.is_purchase and orders.customer_id is not null and orders.paid_date <= as_of.as_of_date
-    group by orders.customer_id, order_items.category
-),
-
-category_buyers as (
-    select distinct customer_id from purchased_categories
-),
-
--- views count only for customers who bought nothing: left out before grouping
-viewed_categories as (
-    select
-        events.customer_id,
-        events.category,
-        count(*) as weight
-    from events
-    cross join as_of
-    left join category_buyers as buyers on events.customer_id = buyers.customer_id
-    where
-        buyers.customer_id is null
-        and events.customer_id is not null
-        and events.category is not null
-        and events.occurred_date <= as_of.as_of_date
-    group by events.customer_id, events.category
-),
-
+-- most units bought; for non-buyers, most viewed; ties alphabetically (built incrementally)
 favourite as (
-    select
-        customer_id,
-        category as favourite_category
-    from (
-        select
-            customer_id,
-            category,
-            row_number() over (
-                partition by customer_id order by weight desc, category asc
-            ) as interest_rank
-        from (
-            select * from purchased_categories
-            union all
-            select * from viewed_categories
-        ) as category_interest
-    ) as ranked
-    where interest_rank = 1
+    select * from {{ ref('int_customer_favourite_category') }}
 ),
 
 final as (
