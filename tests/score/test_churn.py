@@ -51,6 +51,7 @@ def test_no_feature_reads_data_after_its_cutoff(tmp_path):
         insert_profile(conn, True, "2025-09-01 00:00:00")
         insert_order(conn, "o1", "paid", "2025-10-01 04:00:00", "2025-10-01 04:00:00")
         insert_order(conn, "o2", "paid", "2025-12-20 04:00:00", "2025-12-20 04:00:00")
+        insert_order(conn, "o2b", "paid", "2025-12-20 06:00:00", "2025-12-20 06:00:00")
     (before,) = features_at_train_cutoff(settings)
     assert cutoff_days(settings) == CUTOFFS_AT_D
     with duckdb.connect(str(settings.warehouse_path)) as conn:
@@ -73,11 +74,15 @@ def test_no_feature_reads_data_after_its_cutoff(tmp_path):
     assert before[:label] + before[label + 1 :] == after[:label] + after[label + 1 :]
     assert (before[label], after[label]) == (1, 0)  # only the label sees the January purchase
     by_name = dict(zip(columns, before, strict=True))
+    # two orders on Dec 20 are one purchase day; revenue counts all three orders
     assert (by_name["recency_days"], by_name["purchase_days"], by_name["email_opt_in"]) == (
         10,
         2,
         True,
     )
+    assert (by_name["purchase_days_365d"], by_name["net_revenue_365d"]) == (2, 300)
+    assert by_name["purchase_days_trend_7d"] == -1  # none in the last 7 days, 1 the 7 before
+    assert by_name["deal_order_share"] == 0
 
 
 @pytest.fixture(scope="module")

@@ -118,33 +118,42 @@ purchases as (
     where {{ is_purchase() }}
 ),
 
+-- one row per cutoff, customer and purchase day first: the counts of days below are then
+-- plain counts (count distinct over every order kept a set of days per customer)
+purchase_days as (
+    select
+        cutoff_date,
+        customer_id,
+        paid_date,
+        count(*) as orders,
+        sum(case when is_deal then 1 else 0 end) as deal_orders,
+        sum(net_revenue) as net_revenue
+    from purchases
+    where paid_date <= cutoff_date
+    group by cutoff_date, customer_id, paid_date
+),
+
 buyers as (
     select
-        purchases.cutoff_date,
-        purchases.customer_id,
-        min(purchases.paid_date) as first_purchase_date,
-        max(purchases.paid_date) as last_purchase_date,
-        count(distinct purchases.paid_date) as purchase_days,
-        count(distinct case
-            when purchases.paid_date > {{ add_days('purchases.cutoff_date', -365) }} then purchases.paid_date
-        end) as purchase_days_365d,
-        sum(case
-            when purchases.paid_date > {{ add_days('purchases.cutoff_date', -365) }} then purchases.net_revenue
-            else 0
-        end) as net_revenue_365d,
-        count(distinct case
-            when purchases.paid_date > {{ add_days('purchases.cutoff_date', -7) }} then purchases.paid_date
-        end) as purchase_days_7d,
-        count(distinct case
-            when
-                purchases.paid_date > {{ add_days('purchases.cutoff_date', -14) }}
-                and purchases.paid_date <= {{ add_days('purchases.cutoff_date', -7) }}
-                then purchases.paid_date
-        end) as purchase_days_prev_7d,
-        avg(case when purchases.is_deal then 1.0 else 0.0 end) as deal_order_share
-    from purchases
-    where purchases.paid_date <= purchases.cutoff_date
-    group by purchases.cutoff_date, purchases.customer_id
+        cutoff_date,
+        customer_id,
+        min(paid_date) as first_purchase_date,
+        max(paid_date) as last_purchase_date,
+        count(*) as purchase_days,
+        count(case when paid_date > {{ add_days('cutoff_date', -365) }} then 1 end) as purchase_days_365d,
+        sum(case when paid_date > {{ add_days('cutoff_date', -365) }} then net_revenue else 0 end)
+            as net_revenue_365d,
+        count(case when paid_date > {{ add_days('cutoff_date', -7) }} then 1 end) as purchase_days_7d,
+        count(
+            case
+                when paid_date > {{ add_days('cutoff_date', -14) }} and paid_date <= {{ add_days('cutoff_date', -7) }}
+                    then 1
+            end
+        ) as purchase_days_prev_7d,
+        -- the share of orders bought on a deal
+        cast(sum(deal_orders) as {{ type_double() }}) / sum(orders) as deal_order_share
+    from purchase_days
+    group by cutoff_date, customer_id
 ),
 
 -- the last session day by each cutoff, in one pass over the activity (a column per cutoff)
