@@ -38,7 +38,8 @@ loaded as (
         from {{ this }}
     ),
 
-    -- an empty table (the first build, or after the pre-hook) has no watermark: everyone
+    -- an empty table (the first build, or after the pre-hook) has no D: everyone. A source
+    -- that was empty at the last build has no watermark: all of its rows are new
     scope as (
         select orders.customer_id
         from {{ ref('stg_shop__orders') }} as orders
@@ -48,6 +49,7 @@ loaded as (
             orders.customer_id is not null
             and (
                 previous.as_of_date is null
+                or previous.orders_loaded_through is null
                 or orders._loaded_at > previous.orders_loaded_through
                 or (orders.paid_date > previous.as_of_date and orders.paid_date <= as_of.as_of_date)
             )
@@ -58,7 +60,12 @@ loaded as (
         from {{ ref('stg_shop__order_items') }} as order_items
         cross join previous
         inner join {{ ref('stg_shop__orders') }} as orders on order_items.order_id = orders.order_id
-        where orders.customer_id is not null and order_items._loaded_at > previous.order_items_loaded_through
+        where
+            orders.customer_id is not null
+            and (
+                previous.order_items_loaded_through is null
+                or order_items._loaded_at > previous.order_items_loaded_through
+            )
 
         union
 
@@ -70,6 +77,7 @@ loaded as (
             events.customer_id is not null
             and (
                 previous.as_of_date is null
+                or previous.events_loaded_through is null
                 or events._loaded_at > previous.events_loaded_through
                 or (events.occurred_date > previous.as_of_date and events.occurred_date <= as_of.as_of_date)
             )
