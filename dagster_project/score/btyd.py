@@ -17,6 +17,28 @@ from scipy.special import gammaln, hyp2f1
 
 
 @dataclass(frozen=True)
+class Levels:
+    """An array as its distinct values and where each element's value is. The likelihoods
+    are evaluated hundreds of times in a fit; their terms in one variable are then computed
+    once per distinct value (a shop's x has about a hundred, its t_x and T a few hundred
+    days) instead of once per customer."""
+
+    values: np.ndarray
+    index: np.ndarray
+    array: np.ndarray
+
+    @classmethod
+    def of(cls, array) -> Levels:
+        array = np.asarray(array, dtype=float)
+        values, index = np.unique(array, return_inverse=True)
+        return cls(values=values, index=index, array=array)
+
+    def map(self, function) -> np.ndarray:
+        """function(array), element by element, computed on the distinct values."""
+        return function(self.values)[self.index]
+
+
+@dataclass(frozen=True)
 class BgNbd:
     r: float
     alpha: float
@@ -28,17 +50,20 @@ class BgNbd:
         params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights=1.0
     ) -> float:
         """Summed over the customers; `weights` counts customers who share one (x, t_x, T)."""
+        return BgNbd._log_likelihood(params, Levels.of(x), Levels.of(t_x), Levels.of(T), weights)
+
+    @staticmethod
+    def _log_likelihood(params: np.ndarray, x: Levels, t_x: Levels, T: Levels, weights) -> float:
         r, alpha, a, b = params
-        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-        a3 = -(r + x) * np.log(alpha + T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a4 = np.where(
-                x > 0,
-                np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x),
-                -np.inf,
-            )
-        return float(np.sum(weights * (a1 + a2 + np.logaddexp(a3, a4))))
+        # the terms in x alone (a1 and a2 of the paper, and a4's), per distinct x
+        in_x = x.map(lambda v: gammaln(r + v) + gammaln(b + v) - gammaln(a + b + v))
+        a4_x = x.map(lambda v: np.log(a) - np.log(np.maximum(b + v - 1, 1e-12)))
+        constant = -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
+        a3 = -(r + x.array) * T.map(lambda v: np.log(alpha + v))
+        a4 = np.where(
+            x.array > 0, a4_x - (r + x.array) * t_x.map(lambda v: np.log(alpha + v)), -np.inf
+        )
+        return float(np.sum(weights * (constant + in_x + np.logaddexp(a3, a4))))
 
     @classmethod
     def fit(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:
@@ -48,9 +73,10 @@ class BgNbd:
         # customers with the same history share one likelihood term: in whole days, half of
         # a large sample are repeats, and each evaluation is then half as long
         (x, t_x, T), weights = np.unique(np.stack([x, t_x, T]), axis=1, return_counts=True)
+        x, t_x, T = Levels.of(x), Levels.of(t_x / scale), Levels.of(T / scale)
 
         def loss(log_params: np.ndarray) -> float:
-            return -cls.log_likelihood(np.exp(log_params), x, t_x / scale, T / scale, weights) / n
+            return -cls._log_likelihood(np.exp(log_params), x, t_x, T, weights) / n
 
         result = minimize(
             loss,
@@ -105,16 +131,23 @@ class GammaGamma:
 
     @staticmethod
     def log_likelihood(params: np.ndarray, x: np.ndarray, m_x: np.ndarray) -> float:
+        m_x = np.asarray(m_x, dtype=float)
+        return GammaGamma._log_likelihood(params, Levels.of(x), np.log(m_x), x * m_x)
+
+    @staticmethod
+    def _log_likelihood(
+        params: np.ndarray, x: Levels, log_m_x: np.ndarray, spend: np.ndarray
+    ) -> float:
+        """`spend` is x * m_x, all the repeat purchases' spend."""
         p, q, g = params
+        in_x = x.map(lambda v: gammaln(p * v + q) - gammaln(p * v) + p * v * np.log(v))
         return float(
             np.sum(
-                gammaln(p * x + q)
-                - gammaln(p * x)
+                in_x
                 - gammaln(q)
                 + q * np.log(g)
-                + (p * x - 1) * np.log(m_x)
-                + p * x * np.log(x)
-                - (p * x + q) * np.log(g + x * m_x)
+                + (p * x.array - 1) * log_m_x
+                - (p * x.array + q) * np.log(g + spend)
             )
         )
 
@@ -124,9 +157,10 @@ class GammaGamma:
         x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
         keep = (x > 0) & (m_x > 0)
         x, m_x = x[keep], m_x[keep]
+        levels, log_m_x, spend = Levels.of(x), np.log(m_x), x * m_x
 
         def loss(log_params: np.ndarray) -> float:
-            return -cls.log_likelihood(np.exp(log_params), x, m_x) / len(x)
+            return -cls._log_likelihood(np.exp(log_params), levels, log_m_x, spend) / len(x)
 
         result = minimize(
             loss,

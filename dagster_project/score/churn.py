@@ -95,11 +95,18 @@ def load(conn, features: dict[str, str], day: date, sample: int | None = None) -
     ).df()
 
 
+def bands_of(probabilities: np.ndarray, bands: list[dict]) -> np.ndarray:
+    """Each probability's band: the highest whose min_probability it reaches, else the last."""
+    highest_first = sorted(bands, key=lambda b: -b["min_probability"])
+    return np.select(
+        [np.asarray(probabilities) >= b["min_probability"] for b in highest_first],
+        [b["band"] for b in highest_first],
+        default=bands[-1]["band"],
+    )
+
+
 def band_of(probability: float, bands: list[dict]) -> str:
-    for band in sorted(bands, key=lambda b: -b["min_probability"]):
-        if probability >= band["min_probability"]:
-            return band["band"]
-    return bands[-1]["band"]
+    return str(bands_of(np.array([probability]), bands)[0])
 
 
 @dataclass
@@ -180,7 +187,7 @@ def evaluate(
     and a calibration table (mean predicted against actual churn per band)."""
     y = frame["churned"].astype(int).to_numpy()
     p = tree.predict_proba(frame[list(features)])[:, list(tree.classes_).index(1)]
-    band = np.array([band_of(v, bands) for v in p])
+    band = bands_of(p, bands)
     calibration = []
     for b in bands:
         members = band == b["band"]

@@ -5,7 +5,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from dagster_project.score.churn import FEATURES_TABLE, band_of, load, score_churn_risk
+from dagster_project.score.churn import (
+    FEATURES_TABLE,
+    band_of,
+    bands_of,
+    load,
+    score_churn_risk,
+)
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import empty_raw_tables, query, run_dbt
 
@@ -118,3 +124,24 @@ def test_the_published_sql_gives_every_buyer_the_models_probability_and_band(chu
     assert [b for _, _, b, _ in mart] == [band_of(p, bands) for p in model]
     assert all(rule and " and " in rule for *_, rule in mart)
     assert len(mart) == report["scored"] > 1000
+
+
+def test_a_probability_gets_the_highest_band_it_reaches_and_below_every_band_the_last():
+    bands = [
+        {"band": "high", "min_probability": 0.8},
+        {"band": "medium", "min_probability": 0.5},
+        {"band": "low", "min_probability": 0.0},
+    ]
+    probabilities = np.array([0.95, 0.8, 0.79, 0.5, 0.2, 0.0])
+    assert list(bands_of(probabilities, bands)) == [
+        "high",
+        "high",
+        "medium",
+        "medium",
+        "low",
+        "low",
+    ]
+    # a floor above 0: the lowest probabilities get the last band
+    floor = [{"band": "a", "min_probability": 0.6}, {"band": "b", "min_probability": 0.3}]
+    assert list(bands_of(np.array([0.7, 0.4, 0.1]), floor)) == ["a", "b", "b"]
+    assert band_of(0.65, floor) == "a"
