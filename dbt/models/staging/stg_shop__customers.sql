@@ -1,7 +1,20 @@
 -- Current profile per customer: the newest snapshot wins (an opt-out in a later snapshot
 -- is an unsubscribe); older snapshots stay in raw.customers.
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+-- A table, not a view: three models read it every day, and the snapshots are deduplicated
+-- and the emails and phones checked once, as they arrive. Each build takes the customers
+-- with a snapshot loaded since the last build and picks the newest among all theirs.
 with newest as (
-    {{ newest_version(source('raw', 'customers'), ['customer_id'], 'updated_at desc') }}
+    {{ newest_version(
+        source('raw', 'customers'), ['customer_id'], 'updated_at desc',
+        where=touched_keys(source('raw', 'customers'), ['customer_id'], this) if is_incremental() else none
+    ) }}
 ),
 
 final as (
@@ -24,7 +37,8 @@ final as (
         coalesce(sms_opt_in, false) as sms_opt_in,
         coalesce(push_opt_in, false) as push_opt_in,
         updated_at,
-        version_count as snapshot_count
+        version_count as snapshot_count,
+        _loaded_at
     from newest
 )
 

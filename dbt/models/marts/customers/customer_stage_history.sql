@@ -31,10 +31,8 @@ purchase_days as (
     select
         customer_id,
         purchase_date,
-        lead(purchase_date) over (
-            partition by customer_id order by purchase_date
-        ) as next_purchase_date
-    from {{ ref('int_purchase_days') }}
+        next_purchase_date
+    from {{ ref('int_purchase_days_sequenced') }}
 ),
 
 activity as (
@@ -134,6 +132,7 @@ prospect_range as (
         or first_purchase.first_purchase_date > bounds.from_date
 ),
 
+-- an incremental build's days see no further back than one prospect window before them
 prospect_activity as (
     select activity.*
     from activity
@@ -141,15 +140,23 @@ prospect_activity as (
         on
             activity.customer_id = prospect_range.customer_id
             and activity.activity_date <= prospect_range.to_day
+    cross join bounds
+    where
+        bounds.from_date is null
+        or activity.activity_date > {{ add_days('bounds.from_date', -var('prospect_window_days')) }}
 ),
 
--- the stage can only change on the first known day, on an activity day, or the day an
--- activity leaves the window
+-- the stage can only change on the first known day (or an incremental build's first day),
+-- on an activity day, or the day an activity leaves the window
 change_days as (
     select
-        customer_id,
-        from_day as change_date
+        prospect_range.customer_id,
+        case
+            when bounds.from_date > prospect_range.from_day then bounds.from_date
+            else prospect_range.from_day
+        end as change_date
     from prospect_range
+    cross join bounds
     union
     select
         customer_id,
@@ -172,12 +179,14 @@ change_levels as (
         on
             change_days.customer_id = prospect_range.customer_id
             and change_days.change_date between prospect_range.from_day and prospect_range.to_day
+    cross join bounds
     left join prospect_activity
         on
             change_days.customer_id = prospect_activity.customer_id
             and prospect_activity.activity_date
             between {{ add_days('change_days.change_date', 1 - var('prospect_window_days')) }}
             and change_days.change_date
+    where bounds.from_date is null or change_days.change_date >= bounds.from_date
     group by change_days.customer_id, change_days.change_date
 ),
 
