@@ -27,7 +27,7 @@ customers as (
 ),
 
 purchase_days as (
-    select * from {{ ref('int_purchase_days') }}
+    select * from {{ ref('int_purchase_days_sequenced') }}
 ),
 
 activity as (
@@ -58,20 +58,12 @@ purchases as (
                     then purchase_days.net_revenue
                 else 0
             end
-        ) as ageing_out_net_revenue
+        ) as ageing_out_net_revenue,
+        -- the buy-till-you-die monetary value: mean net revenue of the repeat purchase days
+        avg(case when purchase_days.purchase_day_number > 1 then purchase_days.net_revenue end)
+            as monetary
     from purchase_days
     cross join windows
-    group by purchase_days.customer_id
-),
-
-repeat_days as (
-    -- the buy-till-you-die monetary value: mean net revenue of the repeat purchase days
-    select
-        purchase_days.customer_id,
-        avg(purchase_days.net_revenue) as monetary
-    from purchase_days
-    inner join purchases on purchase_days.customer_id = purchases.customer_id
-    where purchase_days.purchase_date > purchases.first_purchase_date
     group by purchase_days.customer_id
 ),
 
@@ -167,12 +159,11 @@ final as (
         purchases.purchase_days - 1 as btyd_frequency,
         {{ days_between('purchases.first_purchase_date', 'purchases.last_purchase_date') }} as btyd_recency,
         {{ days_between('purchases.first_purchase_date', 'as_of.as_of_date') }} as btyd_t,
-        repeat_days.monetary as btyd_monetary
+        purchases.monetary as btyd_monetary
     from known
     cross join as_of
     left join customers on known.customer_id = customers.customer_id
     left join purchases on known.customer_id = purchases.customer_id
-    left join repeat_days on known.customer_id = repeat_days.customer_id
     left join visits on known.customer_id = visits.customer_id
     left join favourite on known.customer_id = favourite.customer_id
     left join tiers on known.customer_id = tiers.customer_id
