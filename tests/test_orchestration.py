@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from dagster_project.activate.assets import CUSTOMER_MART_MODELS
 from dagster_project.definitions import defs
 from dagster_project.orchestration import (
     daily_schedule,
@@ -16,6 +17,7 @@ from dagster_project.orchestration import (
     weekly_kpi_schedule,
 )
 from dagster_project.settings import load_settings
+from dagster_project.transform.assets import dbt_project
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -98,3 +100,31 @@ def test_a_failed_run_is_reported_with_the_message_that_names_the_cause(tmp_path
     entry = json.loads(line)
     assert entry["job"] == "broken" and entry["run_id"] == result.run_id
     assert entry["cause"] == ["load_orders: landing/orders/dt=2026-11-20/a.csv: wrong delimiter"]
+
+
+def test_a_campaign_day_rebuilds_every_model_between_d_and_the_marts_it_reads():
+    """A campaign day rebuilds the customer marts for a past D. A model they read that
+    depends on D but is not rebuilt would give them the newest D's data (a look-ahead).
+    Only the two day-by-day histories may stay, and their readers take the days up to D."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    parents = {
+        node["name"]: [p.split(".")[-1] for p in node["depends_on"]["nodes"]]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+    def ancestors(model: str) -> set[str]:
+        found: set[str] = set()
+        todo = [model]
+        while todo:
+            for parent in parents.get(todo.pop(), []):
+                if parent not in found:
+                    found.add(parent)
+                    todo.append(parent)
+        return found
+
+    marts = ("customer_facts", "customer_rfm", "customer_lifecycle")
+    read = set(marts).union(*(ancestors(m) for m in marts))
+    as_of_d = {m for m in read if m == "int_as_of_date" or "int_as_of_date" in ancestors(m)}
+    histories = {"customer_stage_history", "int_customer_activity_days"}
+    assert as_of_d - histories == set(CUSTOMER_MART_MODELS) - histories

@@ -38,12 +38,14 @@ contact_log = dg.AssetSpec(
 
 
 # The dbt models a campaign day reads, rebuilt as of that day (the rest of the marts keep D),
-# and the evaluation models that read the contact log.
+# and the evaluation models that read the contact log. The stage history and the activity
+# days hold every day: their readers take the days up to D.
 CUSTOMER_MART_MODELS = (
     "int_as_of_date",
     "int_purchase_days",
     "int_purchase_days_sequenced",
     "int_known_customers",
+    "int_customer_favourite_category",
     "customer_facts",
     "customer_rfm",
     "customer_lifecycle",

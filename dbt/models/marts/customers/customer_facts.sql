@@ -86,6 +86,9 @@ visits as (
             as events_90d
     from activity
     cross join windows
+    -- the activity days run to the newest build's D: a campaign day rebuilds these facts
+    -- for an earlier D and must not see the days after it
+    where activity.activity_date <= windows.as_of_date
     group by activity.customer_id
 ),
 
