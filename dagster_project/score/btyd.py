@@ -130,15 +130,11 @@ class GammaGamma:
     gamma: float
 
     @staticmethod
-    def log_likelihood(params: np.ndarray, x: np.ndarray, m_x: np.ndarray) -> float:
-        m_x = np.asarray(m_x, dtype=float)
-        return GammaGamma._log_likelihood(params, Levels.of(x), np.log(m_x), x * m_x)
-
-    @staticmethod
-    def _log_likelihood(
+    def log_likelihood(
         params: np.ndarray, x: Levels, log_m_x: np.ndarray, spend: np.ndarray
     ) -> float:
-        """`spend` is x * m_x, all the repeat purchases' spend."""
+        """Summed over the customers, from x as Levels, log(m_x) and the repeat purchases'
+        spend x * m_x (the parts of the data that do not change during a fit)."""
         p, q, g = params
         in_x = x.map(lambda v: gammaln(p * v + q) - gammaln(p * v) + p * v * np.log(v))
         return float(
@@ -160,7 +156,7 @@ class GammaGamma:
         levels, log_m_x, spend = Levels.of(x), np.log(m_x), x * m_x
 
         def loss(log_params: np.ndarray) -> float:
-            return -cls._log_likelihood(np.exp(log_params), levels, log_m_x, spend) / len(x)
+            return -cls.log_likelihood(np.exp(log_params), levels, log_m_x, spend) / len(x)
 
         result = minimize(
             loss,
