@@ -23,7 +23,7 @@ HEADER = (
     "order_id,customer_id,status,created_at,paid_at,currency,order_total,discount_total,"
     "shipping_total,refund_total,channel,promotion_type,updated_at\n"
 )
-LOAD_TIMES = {"_loaded_at", "loaded_at", "logged_at", "published_at", "counted_at"}
+LOAD_TIMES = {"_loaded_at", "_built_at", "loaded_at", "logged_at", "published_at", "counted_at"}
 
 
 def range_tags(days):

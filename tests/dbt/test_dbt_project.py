@@ -1,6 +1,7 @@
 """The dbt project end to end: its unit and schema tests, incremental stage history, and an
 independent day-by-day recomputation of the lifecycle stages."""
 
+import shutil
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -8,7 +9,7 @@ import pytest
 
 from dagster_project.sample_shop.generator import ShopConfig
 from dagster_project.settings import dbt_vars, load_settings
-from tests.dbt.helpers import empty_raw_tables, load_shop, query, run_dbt
+from tests.dbt.helpers import empty_raw_tables, execute, load_shop, query, run_dbt
 
 SHOP = ShopConfig(customers=1500, days=240, seed=11)
 
@@ -69,6 +70,45 @@ def test_a_second_daily_run_adds_one_day_and_leaves_the_past_alone(shop):
     run_dbt(shop, "build", "--select", "customer_stage_history", "--full-refresh",
             "--exclude", "test_type:unit", as_of=SHOP.end.isoformat())  # fmt: skip
     assert spells(shop) == after
+
+
+def test_an_incremental_tables_tests_check_the_rows_of_its_latest_build(shop, tmp_path):
+    copy = load_settings(tmp_path / "data")
+    copy.warehouse_path.parent.mkdir(parents=True)
+    shutil.copy(shop.warehouse_path, copy.warehouse_path)
+    (stored, builds) = query(copy, "select count(*), count(distinct _built_at) from staging.stg_shop__events")[0]
+    assert builds == 1  # the first build wrote every row
+    # a new event, and an event delivered again: this build writes these two rows
+    (again,) = query(copy, "select max(event_id) from raw.events")[0]
+    execute(
+        copy,
+        "insert into raw.events select * replace ('e-new' as event_id, now()::timestamp as _loaded_at) "
+        "from raw.events where event_id = (select min(event_id) from raw.events)",
+        "insert into raw.events select * replace (now()::timestamp as _loaded_at) "
+        f"from raw.events where event_id = '{again}'",
+    )
+    build = ["build", "--select", "stg_shop__events", "--exclude", "test_type:unit"]
+    assert "PASS=4" in run_dbt(copy, *build)  # the start hook, the model, unique, not_null
+    latest = "(select max(_built_at) from staging.stg_shop__events)"
+    written = query(copy, f"select event_id from staging.stg_shop__events where _built_at = {latest}")
+    assert sorted(written) == sorted([("e-new",), (again,)])
+    assert query(copy, "select count(*) from staging.stg_shop__events")[0][0] == stored + 1
+    # a key repeated among the latest build's rows fails the test
+    duplicate = (
+        "insert into staging.stg_shop__events select * from staging.stg_shop__events "
+        f"where event_id = 'e-new' and _built_at = {latest}"
+    )
+    execute(copy, duplicate)
+    output = run_dbt(copy, "test", "--select", "stg_shop__events", "--exclude", "test_type:unit", check=False)
+    assert "FAIL 1 unique_stg_shop__events_event_id" in output and "PASS=2" in output
+    # a key repeated among an older build's rows is not read: that build was tested
+    execute(
+        copy,
+        "delete from staging.stg_shop__events where event_id = 'e-new'",
+        "insert into staging.stg_shop__events select * from staging.stg_shop__events "
+        f"where event_id = (select min(event_id) from staging.stg_shop__events) and _built_at < {latest}",
+    )
+    assert "PASS=3" in run_dbt(copy, "test", "--select", "stg_shop__events", "--exclude", "test_type:unit")
 
 
 def favourites(settings):

@@ -11,6 +11,7 @@
         materialized='incremental',
         unique_key='cutoff_date',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from ({{ churn_cutoffs(ref('int_as_of_date')) }}) as current_cutoffs)",
     )
 }}
@@ -299,7 +300,8 @@ final as (
         categories.category as favourite_category,
         case
             when cutoffs.is_labelled then case when later_purchases.customer_id is null then 1 else 0 end
-        end as churned
+        end as churned,
+        {{ build_started_at() }} as _built_at
     from buyers
     inner join cutoffs on buyers.cutoff_date = cutoffs.cutoff_date
     left join visits on buyers.cutoff_date = visits.cutoff_date and buyers.customer_id = visits.customer_id

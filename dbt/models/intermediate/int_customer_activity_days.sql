@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key=['customer_id', 'activity_date'],
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
 -- One row per customer per day with activity, up to D: the day's sessions and events, and
@@ -90,7 +91,8 @@ final as (
         signals.activity_date,
         max(signals.activity_level) as activity_level,
         sum(signals.sessions) as sessions,
-        sum(signals.events) as events
+        sum(signals.events) as events,
+        {{ build_started_at() }} as _built_at
     from signals
     cross join as_of
     where signals.activity_date <= as_of.as_of_date

@@ -5,6 +5,7 @@
         materialized='incremental',
         unique_key='customer_id',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
 -- A table, not a view: three models read it every day, and the snapshots are deduplicated
@@ -38,7 +39,8 @@ final as (
         coalesce(push_opt_in, false) as push_opt_in,
         updated_at,
         version_count as snapshot_count,
-        _loaded_at
+        _loaded_at,
+        {{ build_started_at() }} as _built_at
     from newest
 )
 

@@ -4,6 +4,7 @@
         materialized='incremental',
         unique_key=['order_id', 'line_number'],
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
 -- A table, not a view: deduplicated once, as rows arrive, instead of by every model that
@@ -26,7 +27,8 @@ final as (
         quantity,
         unit_price,
         line_total,
-        _loaded_at
+        _loaded_at,
+        {{ build_started_at() }} as _built_at
     from newest
 )
 

@@ -5,6 +5,7 @@
         materialized='incremental',
         unique_key='order_id',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
 -- A table, not a view: deduplicated once, as rows arrive, instead of by every model that
@@ -39,7 +40,8 @@ final as (
         {{ is_purchase() }} as is_purchase,
         updated_at,
         version_count,
-        _loaded_at
+        _loaded_at,
+        {{ build_started_at() }} as _built_at
     from newest
 )
 

@@ -4,6 +4,7 @@
         materialized='incremental',
         unique_key='session_id',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
 -- A table, not a view: the largest raw table is deduplicated once, as rows arrive, instead
@@ -30,7 +31,8 @@ final as (
         utm_campaign,
         device_type,
         landing_page,
-        _loaded_at
+        _loaded_at,
+        {{ build_started_at() }} as _built_at
     from newest
 )
 

@@ -321,7 +321,8 @@ final as (
         lifecycle_stage,
         valid_from,
         valid_to,
-        {{ days_between('valid_from', 'valid_to') }} + 1 as days_in_stage
+        {{ days_between('valid_from', 'valid_to') }} + 1 as days_in_stage,
+        {{ build_started_at() }} as _built_at
     from spells
 )
 
