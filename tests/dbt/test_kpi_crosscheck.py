@@ -8,7 +8,7 @@ import pytest
 
 from dagster_project.sample_shop.generator import ShopConfig
 from dagster_project.settings import load_settings
-from tests.dbt.helpers import load_shop, query, run_dbt
+from tests.dbt.helpers import execute, load_shop, query, run_dbt
 
 SHOP = ShopConfig(customers=2500, days=300, seed=5)
 
@@ -121,8 +121,9 @@ def test_daily_runs_replace_their_days_and_match_a_full_build(tmp_path):
     settings = load_settings(tmp_path / "data")
     small = ShopConfig(customers=600, days=120, seed=3)
     load_shop(settings, small)
-    incremental = ("kpi_daily", "kpi_retention", "kpi_stage_counts", "kpi_new_user_churn")
+    incremental = ("kpi_daily", "kpi_retention", "kpi_stage_counts", "kpi_new_user_churn", "customer_stage_transitions")
     keys = {
+        "customer_stage_transitions": "transition_date, from_stage, to_stage",
         "kpi_daily": "calendar_date, customer_type",
         "kpi_new_user_churn": "registered_date",
         "kpi_retention": "purchase_date, customer_type, horizon_days",
@@ -143,6 +144,22 @@ def test_daily_runs_replace_their_days_and_match_a_full_build(tmp_path):
     assert daily["kpi_daily"] == full["kpi_daily"]
     assert daily["kpi_retention"] == full["kpi_retention"]
     assert daily["kpi_new_user_churn"] == full["kpi_new_user_churn"]
+    assert daily["customer_stage_transitions"] == full["customer_stage_transitions"]
     # stage counts: the history is identical; RFM group counts exist only for the days a run saw
     stage_rows = lambda rows: {r for r in rows if r[1] == "lifecycle_stage"}  # noqa: E731
     assert stage_rows(daily["kpi_stage_counts"]) == stage_rows(full["kpi_stage_counts"])
+
+    # a daily build of the transitions restates the last restate_days days only: a row
+    # before them, lost, stays lost; after a full refresh of the stage history (data older
+    # than those days), the next build restates every day
+    first_day = "(select min(transition_date) from marts.customer_stage_transitions)"
+    execute(settings, f"delete from marts.customer_stage_transitions where transition_date = {first_day}")
+    transitions = ["build", "--select", "customer_stage_transitions", "--exclude", "test_type:unit"]
+    # a daily build of both (the full build above wrote every spell in one build)
+    run_dbt(settings, "build", "--select", "customer_stage_history", "customer_stage_transitions",
+            "--exclude", "test_type:unit")  # fmt: skip
+    restated = set(query(settings, "select * from marts.customer_stage_transitions"))
+    assert restated < full["customer_stage_transitions"]
+    run_dbt(settings, "build", "--select", "customer_stage_history", "--full-refresh", "--exclude", "test_type:unit")
+    run_dbt(settings, *transitions)
+    assert set(query(settings, "select * from marts.customer_stage_transitions")) == full["customer_stage_transitions"]

@@ -1,31 +1,55 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ rewind_transitions(this, ref('customer_stage_history'), var('restate_days')) }}",
+    )
+}}
 -- One row per day, from-stage and to-stage: how many customers moved between the stages
 -- from the day before to that day. '(none)' is a customer the shop did not know the day
 -- before. A move from churned to after_sale is a reactivation. Time in stage is in
 -- customer_stage_history.days_in_stage.
+-- Incremental: the pre-hook forgets the last restate_days days (the stage history restates
+-- them), and the build adds the days after the last day left, reading only the spells that
+-- reach that day: the spells starting after it, and the spell each of them follows (spells
+-- are consecutive, so it ends on that day or later).
 with history as (
     select * from {{ ref('customer_stage_history') }}
 ),
 
+stored as (
+    {% if is_incremental() %}
+        select max(transition_date) as through_date from {{ this }}
+    {% else %}
+        select cast(null as date) as through_date
+    {% endif %}
+),
+
 moves as (
     select
-        customer_id,
-        valid_from as transition_date,
+        history.customer_id,
+        history.valid_from as transition_date,
         coalesce(
-            lag(lifecycle_stage) over (partition by customer_id order by valid_from), '(none)'
+            lag(history.lifecycle_stage) over (partition by history.customer_id order by history.valid_from),
+            '(none)'
         ) as from_stage,
-        lifecycle_stage as to_stage
+        history.lifecycle_stage as to_stage
     from history
+    cross join stored
+    where stored.through_date is null or history.valid_to >= stored.through_date
 ),
 
 final as (
     select
-        transition_date,
-        from_stage,
-        to_stage,
-        from_stage = 'churned' and to_stage = 'after_sale' as is_reactivation,
+        moves.transition_date,
+        moves.from_stage,
+        moves.to_stage,
+        moves.from_stage = 'churned' and moves.to_stage = 'after_sale' as is_reactivation,
         count(*) as customers
     from moves
-    group by transition_date, from_stage, to_stage
+    cross join stored
+    where stored.through_date is null or moves.transition_date > stored.through_date
+    group by moves.transition_date, moves.from_stage, moves.to_stage
 )
 
 select * from final
