@@ -17,14 +17,14 @@
 {%- endmacro %}
 
 {#- The days a table of transitions (transition_date) restates before an incremental build
-    adds the days after its last one: the same last `days` days as the spells it is made
-    from. When every spell was written by one build (a full refresh of the spells, which
-    takes in data older than those days), all of it. For a pre-hook. -#}
-{% macro rewind_transitions(relation, spells, days) -%}
+    adds the days after its last one: the last restate_days days, as the spells it is made
+    from (macro restate_boundary). When every spell was written by one build (a full refresh
+    of the spells, which takes in data older than those days), all of it. For a pre-hook. -#}
+{% macro rewind_transitions(spells) -%}
     {%- if is_incremental() -%}
-        delete from {{ relation }}
+        delete from {{ this }}
         where
-            transition_date > (select {{ add_days('max(transition_date)', -days) }} from {{ relation }})
+            transition_date > {{ restate_boundary('transition_date') }}
             or (select min(_built_at) = max(_built_at) from {{ spells }})
     {%- endif -%}
 {%- endmacro %}

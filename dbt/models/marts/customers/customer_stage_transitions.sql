@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ rewind_transitions(this, ref('customer_stage_history'), var('restate_days')) }}",
+        pre_hook="{{ rewind_transitions(ref('customer_stage_history')) }}",
     )
 }}
 -- One row per day, from-stage and to-stage: how many customers moved between the stages
