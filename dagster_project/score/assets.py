@@ -4,7 +4,12 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.resources import Warehouse
-from dagster_project.score.churn import RISK_TABLE, NotEnoughHistory, score_churn_risk
+from dagster_project.score.churn import (
+    RISK_TABLE,
+    NotEnoughHistory,
+    model_folder,
+    score_churn_risk,
+)
 from dagster_project.score.clv import score_customer_value
 from dagster_project.transform.assets import crm_dbt_models
 
@@ -58,15 +63,16 @@ def customer_churn_risk(
             conn.execute(f"drop table if exists {RISK_TABLE}")
             context.log.warning(f"No churn model this run: {reason}")
             return dg.MaterializeResult(metadata={"skipped": str(reason)})
-    folder = settings.data_dir / "models" / "churn"
+    folder = model_folder(settings)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules.txt").write_text(report["rules"] + "\n", encoding="utf-8")
     (folder / "churn_probability.sql").write_text(
         report["probability_sql"] + "\n", encoding="utf-8"
     )
     holdout = report["holdout"]
+    trained = "reused (its training rows are unchanged)" if report["reused"] else "trained"
     context.log.info(
-        f"Churn tree: out-of-time ROC AUC {holdout['roc_auc']} (recency alone "
+        f"Churn tree {trained}: out-of-time ROC AUC {holdout['roc_auc']} (recency alone "
         f"{holdout['recency_only_roc_auc']}); {report['scored']:,} buyers scored."
     )
     return dg.MaterializeResult(
@@ -79,6 +85,7 @@ def customer_churn_risk(
             "probability_sql": dg.MetadataValue.md(f"```sql\n{report['probability_sql']}\n```"),
             "rules_file": dg.MetadataValue.path(str(folder / "rules.txt")),
             "scored_buyers": report["scored"],
+            "tree_reused": report["reused"],
         }
     )
 

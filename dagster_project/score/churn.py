@@ -7,17 +7,28 @@ T against the recency-only baseline; the tree that scores D learns at T, the new
 with complete labels. Scoring runs in the warehouse
 through the tree's own SQL CASE expression, so the published rules are exactly what scores
 every customer.
+
+The labelled cutoffs' rows only change when the cutoffs move (once a week) or the features are
+rebuilt, so the scoring tree and the test of its predecessor are kept in
+$CRM_DATA_DIR/models/churn/trained-<key>.pkl and used again while the key, a digest of what
+they learnt from, is the same: the training rows (their cutoffs, count and
+build times), the features, the churn_* settings, scikit-learn and this file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.metrics import roc_auc_score
 from sklearn.tree import DecisionTreeClassifier
 
@@ -212,15 +223,66 @@ def evaluate(
     }
 
 
-def score_churn_risk(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
-    """Train, test out of time, refit on the newest labels, score D in SQL; returns the report."""
-    train_day, test_day, score_day = cutoffs(conn)
+def model_folder(settings: Settings) -> Path:
+    return settings.data_dir / "models" / "churn"
+
+
+def training_key(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, features: dict[str, str], days: list[date]
+) -> str:
+    """A digest of everything the trees learn from; training is deterministic, so an unchanged
+    key means the same trees. Any rebuild of a labelled cutoff's rows changes their _built_at."""
+    rows = conn.execute(
+        f"select cutoff_date, count(*), min(_built_at), max(_built_at) from {FEATURES_TABLE} "
+        "where cutoff_date in (?, ?) group by 1 order by 1",
+        days,
+    ).fetchall()
+    churn_settings = {k: v for k, v in settings.vars.items() if k.startswith("churn_")}
+    return hashlib.sha256(
+        json.dumps(
+            [rows, features, churn_settings, sklearn.__version__],
+            default=str,
+            sort_keys=True,
+        ).encode()
+        + Path(__file__).read_bytes()
+    ).hexdigest()
+
+
+def trained_trees(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, features: dict[str, str], days: list[date]
+) -> tuple[DecisionTreeClassifier, dict[str, Any], bool]:
+    """(the tree that scores D, its predecessor's out-of-time quality, whether it was reused).
+    The tree learns at the train cutoff and is tested at the test cutoff; the scoring tree
+    learns at the test cutoff."""
+    train_day, test_day = days
+    folder = model_folder(settings)
+    kept = folder / f"trained-{training_key(conn, settings, features, days)}.pkl"
+    if kept.exists():
+        with kept.open("rb") as f:
+            stored = pickle.load(f)  # written below by this pipeline, in its own data dir
+        return stored["tree"], stored["holdout"], True
     bands = list(settings.vars["churn_risk_bands"])
-    features = feature_sql(conn, settings, train_day)
     quality = evaluate(
         train(conn, settings, features, train_day), load(conn, features, test_day), features, bands
     )
     tree = train(conn, settings, features, test_day)
+    folder.mkdir(parents=True, exist_ok=True)
+    for older in folder.glob("trained-*.pkl"):
+        older.unlink()
+    writing = kept.with_suffix(".tmp")
+    with writing.open("wb") as f:
+        pickle.dump({"tree": tree, "holdout": quality}, f)
+    writing.replace(kept)  # atomic: a crash never leaves half a file under the key
+    return tree, quality, False
+
+
+def score_churn_risk(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
+    """Train, test out of time, refit on the newest labels (or reuse the trees while their
+    training rows are unchanged), score D in SQL; returns the report."""
+    train_day, test_day, score_day = cutoffs(conn)
+    bands = list(settings.vars["churn_risk_bands"])
+    features = feature_sql(conn, settings, train_day)
+    tree, quality, reused = trained_trees(conn, settings, features, [train_day, test_day])
     tree_leaves = leaves(tree, list(features))
     leaf_rows = [
         (leaf.leaf_id, leaf.rule(), leaf.probability, band_of(leaf.probability, bands), leaf.buyers)
@@ -252,6 +314,7 @@ def score_churn_risk(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dic
     return {
         "cutoffs": {"train": str(train_day), "test": str(test_day), "score": str(score_day)},
         "holdout": quality,
+        "reused": reused,
         "rules": rules_text,
         "probability_sql": case_sql(tree_leaves, features, output="probability"),
         "scored": conn.execute(f"select count(*) from {RISK_TABLE}").fetchall()[0][0],

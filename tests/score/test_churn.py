@@ -1,6 +1,8 @@
 """The churn tree: features never look past their cutoff, it beats recency alone, and its
 published SQL scores every buyer exactly as the model does."""
 
+import dataclasses
+
 import duckdb
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from dagster_project.score.churn import (
     band_of,
     bands_of,
     load,
+    model_folder,
     score_churn_risk,
 )
 from dagster_project.settings import load_settings
@@ -126,6 +129,35 @@ def test_the_published_sql_gives_every_buyer_the_models_probability_and_band(chu
     assert [b for _, _, b, _ in mart] == [band_of(p, bands) for p in model]
     assert all(rule and " and " in rule for *_, rule in mart)
     assert len(mart) == report["scored"] > 1000
+
+
+def test_the_trees_are_used_again_until_what_they_learn_from_changes(churn, shop_warehouse):
+    first = churn[0]
+    assert first["reused"] is False  # the fixture's run trained them
+    test_cutoff = first["cutoffs"]["test"]
+    deeper = dataclasses.replace(
+        shop_warehouse, vars={**shop_warehouse.vars, "churn_tree_max_depth": 2}
+    )
+    with duckdb.connect(str(shop_warehouse.warehouse_path)) as conn:
+        again = score_churn_risk(conn, shop_warehouse)
+        # another setting: trained again, and the two-level tree has at most 4 leaves
+        shallow = score_churn_risk(conn, deeper)
+        # the test cutoff's rows written by a later build, as a new week or a full refresh does
+        conn.execute(
+            f"update {FEATURES_TABLE} set _built_at = _built_at + interval 1 hour "
+            "where cutoff_date = ?",
+            [test_cutoff],
+        )
+        rebuilt = score_churn_risk(conn, shop_warehouse)
+        leaves = conn.execute("select count(*) from marts.churn_tree_leaves").fetchone()[0]
+    assert again["reused"] is True
+    assert (again["rules"], again["holdout"]) == (first["rules"], first["holdout"])
+    assert shallow["reused"] is False
+    assert len(shallow["rules"].splitlines()) <= 4 < len(first["rules"].splitlines())
+    # trained again on the same rows: the same tree, as training is deterministic
+    assert rebuilt["reused"] is False and rebuilt["rules"] == first["rules"]
+    assert leaves == len(first["rules"].splitlines())
+    assert len(list(model_folder(shop_warehouse).glob("trained-*.pkl"))) == 1
 
 
 def test_a_probability_gets_the_highest_band_it_reaches_and_below_every_band_the_last():
