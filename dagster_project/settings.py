@@ -13,6 +13,10 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+# the as-of day D given to dbt (int_as_of_date reads it): an environment variable, not a dbt
+# var, because dbt parses the whole project again when a var changes (3-4 s a run), and only
+# the files that read an environment variable when it changes
+AS_OF_ENV = "CRM_AS_OF_DATE"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 
 

@@ -1,7 +1,9 @@
 """dbt models as Dagster assets (dagster-dbt). No SQL lives here: it is all in dbt/."""
 
-import json
+import os
+import shutil
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,12 +12,13 @@ import dagster as dg
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
     DbtCliResource,
     DbtProject,
     dbt_assets,
 )
 
-from dagster_project.settings import DBT_PROJECT_DIR, load_settings
+from dagster_project.settings import AS_OF_ENV, DBT_PROJECT_DIR, load_settings
 
 _settings = load_settings()
 dbt_project = DbtProject(
@@ -64,12 +67,14 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False  # rebuild incremental models (stage history) from scratch
 
 
+RUNS_DIR = dbt_project.target_path / "runs"  # each dbt run's compiled SQL and results
+
+
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     # unit tests prove the SQL in CI (tests/dbt). dagster-dbt drops the exclude of
     # @dbt_assets when it runs a subset, so every run states it again
     args = ["build", "--exclude", "test_type:unit"]
     if config.as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
         # a day in the past rebuilds some models only (the campaign_day job): a test that
         # also reads a model left as of the newest day would compare two different days
         args += ["--indirect-selection", "cautious"]
@@ -90,4 +95,33 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
 def crm_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
-    yield from dbt.cli(dbt_build_args(config), context=context).stream()
+    yield from start_build(context, dbt, config).stream()
+    prune_runs(RUNS_DIR, keep=int(_settings.vars["dbt_runs_kept"]))
+
+
+def start_build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+) -> DbtCliInvocation:
+    """Start `dbt build` for config's D in its own folder under RUNS_DIR (not in the repo),
+    beside a copy of the project's parse, so that dbt only parses what changed since."""
+    target = RUNS_DIR / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
+    target.mkdir(parents=True)
+    parsed = dbt_project.target_path / "partial_parse.msgpack"
+    if parsed.exists():
+        shutil.copy(parsed, target / parsed.name)
+    previous = os.environ.pop(AS_OF_ENV, None)
+    if config.as_of_date:
+        os.environ[AS_OF_ENV] = config.as_of_date
+    try:  # dbt's process takes the environment as it starts, inside cli()
+        return dbt.cli(dbt_build_args(config), context=context, target_path=target)
+    finally:
+        os.environ.pop(AS_OF_ENV, None)
+        if previous is not None:
+            os.environ[AS_OF_ENV] = previous
+
+
+def prune_runs(folder: Path, keep: int) -> None:
+    """Delete the folders of all but the newest `keep` dbt runs."""
+    runs = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-keep] if keep > 0 else runs:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,6 +1,5 @@
 """Run the real dbt project against a test warehouse."""
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import duckdb
 from dagster_project.ingest.contract import ENTITIES
 from dagster_project.ingest.loader import ensure_tables, load_partitions
 from dagster_project.sample_shop.generator import ShopConfig, generate
-from dagster_project.settings import DBT_PROJECT_DIR, Settings
+from dagster_project.settings import AS_OF_ENV, DBT_PROJECT_DIR, Settings
 
 DBT = str(Path(sys.executable).parent / "dbt")
 
@@ -22,12 +21,14 @@ def run_dbt(settings: Settings, *args: str, as_of: str | None = None, check: boo
     (unless check is False: then dbt's output is returned either way)."""
     command = [DBT, *args, "--target-path", str(settings.data_dir / "dbt" / "target")]
     command += ["--log-path", str(settings.data_dir / "dbt" / "logs")]
-    if as_of:
-        command += ["--vars", json.dumps({"as_of_date": as_of})]
+    env = {**os.environ, "CRM_DATA_DIR": str(settings.data_dir)}
+    env.pop(AS_OF_ENV, None)
+    if as_of:  # as Dagster passes D
+        env[AS_OF_ENV] = as_of
     result = subprocess.run(
         command,
         cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "CRM_DATA_DIR": str(settings.data_dir)},
+        env=env,
         capture_output=True,
         text=True,
         check=False,

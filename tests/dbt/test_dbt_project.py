@@ -26,6 +26,16 @@ def test_unit_and_schema_tests_pass_on_a_fresh_warehouse(tmp_path):
     assert len(declared) >= 20
     passed = [line for line in unit.splitlines() if " PASS " in line and "::" in line]
     assert len(passed) == len(declared) and "ERROR=0" in unit  # every unit test ran and passed
+    # a new D (in the environment, as Dagster passes it) re-parses only the model that reads it
+    output = run_dbt(settings, "--debug", "run", "--select", "int_as_of_date", as_of="2026-02-02")
+    assert "Partial parsing enabled: 0 files deleted, 0 files added, 1 files changed" in output
+    assert "Partial parsing: updated file: crm_mart://models/intermediate/int_as_of_date.sql" in output
+    as_of = "select as_of_date from intermediate.int_as_of_date"
+    assert query(settings, as_of) == [(date(2026, 2, 2),)]
+    # by hand, the var as_of_date gives D, ahead of the environment
+    run_dbt(settings, "run", "--select", "int_as_of_date", "--vars", '{as_of_date: "2026-02-03"}',
+            as_of="2026-02-02")  # fmt: skip
+    assert query(settings, as_of) == [(date(2026, 2, 3),)]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The whole pipeline through Dagster, as `make demo` runs it, on a tiny shop."""
 
+import os
 from datetime import date, timedelta
 
 import dagster as dg
@@ -7,7 +8,8 @@ import dagster as dg
 from dagster_project.definitions import defs
 from dagster_project.demo import materialize_with_campaign_history, summary
 from dagster_project.sample_shop.generator import ShopConfig, generate
-from dagster_project.settings import Settings, dbt_vars
+from dagster_project.settings import DBT_PROJECT_DIR, Settings, dbt_vars
+from dagster_project.transform.assets import RUNS_DIR, prune_runs
 
 
 def test_dbt_models_are_assets_downstream_of_the_raw_assets_grouped_by_folder():
@@ -30,6 +32,8 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     settings = Settings(data_dir=data, vars={**dbt_vars(), "demo_campaign_history_days": 3})
     shop = ShopConfig(customers=300, days=60, bad_row_share=0.01)
     generate(shop, data)
+    in_repo = set((DBT_PROJECT_DIR / "target").glob("*"))
+    earlier_runs = set(RUNS_DIR.glob("*"))
     results = materialize_with_campaign_history(settings, dg.DagsterInstance.ephemeral())
     assert [r.success for r in results] == [True] * 5  # ingest and dbt, 3 past days, D
     result = results[0]
@@ -58,4 +62,17 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
         shop.end - timedelta(days=n) for n in (3, 2, 1, 0)
     ]
     assert "repurchase_45d              email" in text
+    # each dbt run's compiled SQL and results go to the data folder, none into the repo
+    runs = set(RUNS_DIR.glob("*")) - earlier_runs
+    assert len(runs) == len(results) and all((run / "run_results.json").exists() for run in runs)
+    assert set((DBT_PROJECT_DIR / "target").glob("*")) <= in_repo
     assert str(settings.exports_dir / "repurchase_45d" / str(shop.end) / "audience.csv") in text
+
+
+def test_only_the_newest_dbt_runs_are_kept(tmp_path):
+    for n in range(5):
+        run = tmp_path / f"run{n}"
+        (run / "compiled").mkdir(parents=True)
+        os.utime(run, (1_000 + n, 1_000 + n))
+    prune_runs(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run3", "run4"]

@@ -1,6 +1,9 @@
--- One row: the as-of day D of this build. The var as_of_date (a scheduled run passes its
--- partition day), or else the last day with data. The last day is computed either way, so
--- the model's parents do not change with the var (Dagster orders assets by them).
+-- One row: the as-of day D of this build. The var as_of_date, or else the environment variable
+-- CRM_AS_OF_DATE (Dagster passes a run's day so: a var that changes makes dbt parse the whole
+-- project again, while a changed environment variable re-parses only this file), or else the
+-- last day with data. The last day is computed either way, so the model's parents do not
+-- change with D (Dagster orders assets by them).
+{%- set as_of_date = var('as_of_date') or env_var('CRM_AS_OF_DATE', '') %}
 with orders as (
     select max(greatest(created_date, {{ to_store_date('updated_at') }})) as last_day
     from {{ ref('stg_shop__orders') }}
@@ -17,7 +20,7 @@ events as (
 final as (
     select
         coalesce(
-            {{ "cast('" ~ var('as_of_date') ~ "' as date)" if var('as_of_date') else 'cast(null as date)' }},
+            {{ "cast('" ~ as_of_date ~ "' as date)" if as_of_date else 'cast(null as date)' }},
             greatest(orders.last_day, sessions.last_day, events.last_day)
         ) as as_of_date
     from orders
