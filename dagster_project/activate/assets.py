@@ -43,7 +43,6 @@ contact_log = dg.AssetSpec(
 CUSTOMER_MART_MODELS = (
     "int_as_of_date",
     "int_purchase_days",
-    "int_purchase_days_sequenced",
     "int_known_customers",
     "int_customer_favourite_category",
     "customer_facts",

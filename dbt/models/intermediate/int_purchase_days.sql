@@ -1,5 +1,7 @@
--- One row per customer per purchase day, up to D. Several purchases on one day are one
--- purchase day; revenue counts every order. Guests are not customers.
+-- One row per customer per purchase day, up to D, with the customer's sequence: which purchase
+-- day this is, the first one, the previous one and the next one (null when none). Several
+-- purchases on one day are one purchase day; revenue counts every order. Guests are not
+-- customers. The KPI marts, the customer facts and the stage history all start here.
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
@@ -18,7 +20,7 @@ purchases as (
         and orders.paid_date <= as_of.as_of_date
 ),
 
-final as (
+purchase_days as (
     select
         customer_id,
         paid_date as purchase_date,
@@ -29,6 +31,22 @@ final as (
         sum(case when is_deal then 1 else 0 end) as deal_orders
     from purchases
     group by customer_id, paid_date
+),
+
+final as (
+    select
+        customer_id,
+        purchase_date,
+        orders,
+        gross_revenue,
+        refunds,
+        net_revenue,
+        deal_orders,
+        row_number() over (partition by customer_id order by purchase_date) as purchase_day_number,
+        min(purchase_date) over (partition by customer_id) as first_purchase_date,
+        lag(purchase_date) over (partition by customer_id order by purchase_date) as previous_purchase_date,
+        lead(purchase_date) over (partition by customer_id order by purchase_date) as next_purchase_date
+    from purchase_days
 )
 
 select * from final

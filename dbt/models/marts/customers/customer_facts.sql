@@ -27,7 +27,7 @@ customers as (
 ),
 
 purchase_days as (
-    select * from {{ ref('int_purchase_days_sequenced') }}
+    select * from {{ ref('int_purchase_days') }}
 ),
 
 activity as (

@@ -32,7 +32,7 @@ purchase_days as (
         customer_id,
         purchase_date,
         next_purchase_date
-    from {{ ref('int_purchase_days_sequenced') }}
+    from {{ ref('int_purchase_days') }}
 ),
 
 activity as (

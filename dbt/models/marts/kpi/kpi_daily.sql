@@ -17,7 +17,7 @@ with calendar as (
 ),
 
 purchase_days as (
-    select * from {{ ref('int_purchase_days_sequenced') }}
+    select * from {{ ref('int_purchase_days') }}
 ),
 
 report_days as (

@@ -19,7 +19,7 @@ calendar as (
 ),
 
 purchase_days as (
-    select * from {{ ref('int_purchase_days_sequenced') }}
+    select * from {{ ref('int_purchase_days') }}
 ),
 
 horizons as (

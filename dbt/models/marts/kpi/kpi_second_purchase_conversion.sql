@@ -11,7 +11,7 @@ calendar as (
 ),
 
 firsts as (
-    select * from {{ ref('int_purchase_days_sequenced') }}
+    select * from {{ ref('int_purchase_days') }}
     where purchase_day_number = 1
 ),
 

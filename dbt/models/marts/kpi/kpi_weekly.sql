@@ -13,7 +13,7 @@ daily as (
 ),
 
 purchase_days as (
-    select * from {{ ref('int_purchase_days_sequenced') }}
+    select * from {{ ref('int_purchase_days') }}
 ),
 
 weeks as (
