@@ -2,6 +2,8 @@
 published SQL scores every buyer exactly as the model does."""
 
 import dataclasses
+import shutil
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
@@ -16,7 +18,7 @@ from dagster_project.score.churn import (
     score_churn_risk,
 )
 from dagster_project.settings import load_settings
-from tests.dbt.helpers import empty_raw_tables, query, run_dbt
+from tests.dbt.helpers import empty_raw_tables, execute, query, run_dbt
 
 D = "2026-06-30"
 # with churn_label_days 90: D - 90 is Wednesday 2026-04-01, so the labelled cutoffs are the
@@ -94,6 +96,50 @@ def test_no_feature_reads_data_after_its_cutoff(tmp_path):
     assert (by_name["purchase_days_365d"], by_name["net_revenue_365d"]) == (2, 300)
     assert by_name["purchase_days_trend_7d"] == -1  # none in the last 7 days, 1 the 7 before
     assert by_name["deal_order_share"] == 0
+
+
+def test_the_features_of_d_equal_those_of_a_labelled_cutoff_of_the_same_day(
+    shop_warehouse, tmp_path
+):
+    """D's purchases and bought favourites come from the purchase days and favourite categories
+    of D, a labelled cutoff's from each order's versions known then: the same features."""
+    copy = load_settings(tmp_path / "data")
+    copy.data_dir.mkdir(parents=True)
+    shutil.copy(shop_warehouse.warehouse_path, copy.warehouse_path)
+    (last_day,) = query(copy, "select max(paid_at) from raw.orders")[0]
+    x = last_day.date() - timedelta(days=30)
+    x -= timedelta(days=x.weekday())  # a Monday, so that it can be a labelled cutoff
+    # the shop as it had landed by the end of x: every landing file is one store day
+    execute(copy, *(
+        f"delete from raw.{table} where regexp_extract(_source_file, 'dt=([0-9-]+)', 1) > '{x}'"
+        for table in ("customers", "orders", "order_items", "sessions", "events")
+    ))  # fmt: skip
+    # 25 buyers with visits whose order lines never arrived: their favourite category is the
+    # most viewed, which is not a churn feature (a buyer's favourite is the most units bought)
+    visitors = "select customer_id from raw.events where customer_id is not null group by 1 order by 1 limit 25"
+    lineless = {c for (c,) in query(copy, visitors)}
+    execute(copy, f"delete from raw.order_items where order_id in (select order_id from raw.orders where customer_id in ({visitors}))")  # fmt: skip
+    features = "* exclude (churned, _built_at)"
+
+    def build_and_read(d: date) -> list[tuple]:
+        run_dbt(copy, "build", "--select", "+int_churn_features", "--full-refresh",
+                "--exclude", "test_type:unit", as_of=d.isoformat())  # fmt: skip
+        return query(copy, f"select {features} from {FEATURES_TABLE} where cutoff_date = '{x}' order by customer_id")  # fmt: skip
+
+    scored = build_and_read(x)  # x is D
+    (viewed,) = query(copy, "select count(distinct customer_id) from intermediate.int_customer_favourite_category inner join intermediate.int_purchase_days using (customer_id) where not favourite_is_bought")[0]  # fmt: skip
+    label_days = shop_warehouse.vars["churn_label_days"]
+    labelled = build_and_read(x + timedelta(days=label_days))  # x is the test cutoff
+    (is_labelled,) = query(copy, f"select count(churned) > 0 from {FEATURES_TABLE} where cutoff_date = '{x}'")[0]  # fmt: skip
+    assert is_labelled
+    assert len(scored) > 1000
+    assert scored == labelled
+    # the favourite category is the last feature: exactly the buyers without order lines
+    # have none, though some of them have a favourite viewed category
+    assert viewed > 0
+    buyers = {row[1] for row in scored}
+    assert {row[1] for row in scored if row[-1] is None} == lineless & buyers
+    assert len(lineless & buyers) > 10
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,13 @@
 -- Churn model features of every buyer at three cutoff days (macro churn_cutoffs): D, to
 -- score, and two labelled cutoffs L = var churn_label_days apart, the newer the Monday on or
--- before D - L. Every feature reads only data as it was known at the end of its cutoff day:
--- order versions updated by then, profile snapshots updated by then, activity up to then.
--- The label of a labelled cutoff is the one column that looks after the cutoff: no purchase
--- in the L days that follow.
+-- before D - L. Every feature of a labelled cutoff reads only data as it was known at the end
+-- of its cutoff day: order versions updated by then, profile snapshots updated by then,
+-- activity up to then. The label is the one column that looks after the cutoff: no purchase
+-- in the L days that follow, read from the purchase days of D.
+-- D's purchases and favourite category come from the models of D (int_purchase_days and the
+-- bought favourites of int_customer_favourite_category), built anyway: they read the orders
+-- as they stand now, which on the daily run is what was known at the end of D. Going back
+-- to each order's versions for D as well read every order and order line a second time.
 -- Incremental: a build computes D, and a labelled cutoff only when it is not stored yet (they
 -- move once a week); the post-hook keeps the three cutoffs of this D and no others.
 {{
@@ -18,6 +22,14 @@
 
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
+),
+
+purchase_days_at_d as (
+    select * from {{ ref('int_purchase_days') }}
+),
+
+favourite_at_d as (
+    select * from {{ ref('int_customer_favourite_category') }}
 ),
 
 raw_orders as (
@@ -72,6 +84,7 @@ updated_since as (
         current_orders.order_id
     from current_orders
     inner join cutoffs on current_orders.updated_date > cutoffs.cutoff_date
+    where cutoffs.is_labelled
 ),
 
 -- the raw versions of just those orders, picked out first: joined to the cutoffs directly,
@@ -104,7 +117,7 @@ purchases as (
         current_orders.is_deal
     from current_orders
     inner join cutoffs on current_orders.updated_date <= cutoffs.cutoff_date
-    where current_orders.is_purchase
+    where cutoffs.is_labelled and current_orders.is_purchase
 
     union all
 
@@ -132,6 +145,18 @@ purchase_days as (
     from purchases
     where paid_date <= cutoff_date
     group by cutoff_date, customer_id, paid_date
+
+    union all
+
+    select
+        as_of.as_of_date as cutoff_date,
+        purchase_days_at_d.customer_id,
+        purchase_days_at_d.purchase_date as paid_date,
+        purchase_days_at_d.orders,
+        purchase_days_at_d.deal_orders,
+        purchase_days_at_d.net_revenue
+    from purchase_days_at_d
+    cross join as_of
 ),
 
 buyers as (
@@ -259,24 +284,38 @@ categories as (
     group by purchases.cutoff_date, purchases.customer_id, order_items.category
 ),
 
--- the label reads the orders as they stand at D, the newest cutoff
-purchases_at_d as (
-    select purchases.*
-    from purchases
-    inner join as_of on purchases.cutoff_date = as_of.as_of_date
+-- the most units bought by each labelled cutoff (ties alphabetically), and D's
+favourite_categories as (
+    select
+        cutoff_date,
+        customer_id,
+        category
+    from categories
+    where category_rank = 1
+
+    union all
+
+    select
+        as_of.as_of_date as cutoff_date,
+        favourite_at_d.customer_id,
+        favourite_at_d.favourite_category as category
+    from favourite_at_d
+    cross join as_of
+    where favourite_at_d.favourite_is_bought
 ),
 
+-- the label reads the purchase days of D: the orders as they stand at D
 later_purchases as (
     select
         cutoffs.cutoff_date,
-        purchases_at_d.customer_id
+        purchase_days_at_d.customer_id
     from cutoffs
-    inner join purchases_at_d
+    inner join purchase_days_at_d
         on
-            cutoffs.cutoff_date < purchases_at_d.paid_date
-            and {{ add_days('cutoffs.cutoff_date', var('churn_label_days')) }} >= purchases_at_d.paid_date
+            cutoffs.cutoff_date < purchase_days_at_d.purchase_date
+            and {{ add_days('cutoffs.cutoff_date', var('churn_label_days')) }} >= purchase_days_at_d.purchase_date
     where cutoffs.is_labelled
-    group by cutoffs.cutoff_date, purchases_at_d.customer_id
+    group by cutoffs.cutoff_date, purchase_days_at_d.customer_id
 ),
 
 final as (
@@ -297,7 +336,7 @@ final as (
         coalesce(profiles.email_opt_in, false) as email_opt_in,
         coalesce(profiles.sms_opt_in, false) as sms_opt_in,
         {{ tier_rank(member_tier('buyers.net_revenue_365d')) }} as tier_rank,
-        categories.category as favourite_category,
+        favourite_categories.category as favourite_category,
         case
             when cutoffs.is_labelled then case when later_purchases.customer_id is null then 1 else 0 end
         end as churned,
@@ -306,11 +345,8 @@ final as (
     inner join cutoffs on buyers.cutoff_date = cutoffs.cutoff_date
     left join visits on buyers.cutoff_date = visits.cutoff_date and buyers.customer_id = visits.customer_id
     left join profiles on buyers.cutoff_date = profiles.cutoff_date and buyers.customer_id = profiles.customer_id
-    left join categories
-        on
-            buyers.cutoff_date = categories.cutoff_date
-            and buyers.customer_id = categories.customer_id
-            and categories.category_rank = 1
+    left join favourite_categories
+        on buyers.cutoff_date = favourite_categories.cutoff_date and buyers.customer_id = favourite_categories.customer_id
     left join later_purchases
         on buyers.cutoff_date = later_purchases.cutoff_date and buyers.customer_id = later_purchases.customer_id
 )

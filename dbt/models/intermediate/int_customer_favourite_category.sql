@@ -3,18 +3,22 @@
         materialized='incremental',
         unique_key='customer_id',
         incremental_strategy='delete+insert',
+        on_schema_change='fail',
         pre_hook="{{ empty_if_d_moved_back(this) }}",
         post_hook="delete from {{ this }} where favourite_category is null",
     )
 }}
 -- Each customer's favourite category as of D (metrics.md, "Customer facts"): the most units
 -- bought; for a customer who bought nothing, the most viewed; ties alphabetically. One row
--- per customer with a bought or viewed category.
+-- per customer with a bought or viewed category; favourite_is_bought tells which (the churn
+-- features of D take the bought ones).
 -- Incremental, because it reads every order line and every event: a build recomputes only
 -- the customers with orders, order lines or events loaded since the last build (its rows
 -- keep the newest load time of each source), or dated after the last build's D up to this
 -- one. A D earlier than the last build's starts again from scratch (the pre-hook empties
 -- the table). A customer whose recomputed favourite is gone is deleted (the post-hook).
+-- Every row needs favourite_is_bought (the churn features read it): a table built before
+-- the column existed fails the build (on_schema_change) until it is rebuilt with --full-refresh.
 -- The staging tables are read by name, not through import CTEs: DuckDB copies a CTE read
 -- more than once into a temporary table first, all 61M events of it.
 with as_of as (
@@ -145,18 +149,26 @@ viewed_categories as (
 favourite as (
     select
         customer_id,
-        category as favourite_category
+        category as favourite_category,
+        is_bought as favourite_is_bought
     from (
         select
             customer_id,
             category,
+            is_bought,
             row_number() over (
                 partition by customer_id order by weight desc, category asc
             ) as interest_rank
         from (
-            select * from purchased_categories
+            select
+                *,
+                true as is_bought
+            from purchased_categories
             union all
-            select * from viewed_categories
+            select
+                *,
+                false as is_bought
+            from viewed_categories
         ) as category_interest
     ) as ranked
     where interest_rank = 1
@@ -166,6 +178,7 @@ final as (
     select
         {% if is_incremental() %}scope.customer_id{% else %}favourite.customer_id{% endif %},
         favourite.favourite_category,
+        favourite.favourite_is_bought,
         as_of.as_of_date,
         loaded.orders_loaded_through,
         loaded.order_items_loaded_through,
