@@ -18,7 +18,7 @@ from dagster_project.definitions import all_assets, all_checks
 from dagster_project.ingest.loader import RAW_SCHEMA
 from dagster_project.orchestration import failure_log
 from dagster_project.publish import bi_marts, published_path
-from dagster_project.resources import Warehouse, table_exists
+from dagster_project.resources import Warehouse, open_warehouse, table_exists
 from dagster_project.sample_shop.generator import ShopConfig, generate
 from dagster_project.score.churn import RISK_TABLE
 from dagster_project.settings import Settings, load_settings
@@ -104,9 +104,8 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
 
 
 def summary(settings: Settings) -> str:
-    import duckdb
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+    with open_warehouse(settings, read_only=True) as conn:
         ledger = conn.execute(
             f"""
             select entity, count(*) filter (where status = 'loaded'),
@@ -221,7 +220,8 @@ def summary(settings: Settings) -> str:
     lines += [
         "",
         f"Warehouse:   {settings.warehouse_path}",
-        "Marts:       schema marts: customer_facts, customer_rfm, customer_lifecycle,",
+        f"Marts:       {settings.marts_path} (schema marts, attached to the warehouse):",
+        "             customer_facts, customer_rfm, customer_lifecycle,",
         "             customer_stage_history, customer_stage_transitions, kpi_*,",
         "             campaign_evaluation",
         f"Exports:     {settings.exports_dir}/<campaign>/<day>/ (audience.csv, manifest.json)",

@@ -1,12 +1,14 @@
 """The marts, published for BI tools: a read-only DuckDB file that never blocks a run.
 
-DuckDB lets one process write the warehouse and locks the file while it does. So after each
-good build the marts are copied into a new file beside the published one, which is then
-renamed over it (an atomic swap): a BI connection opened before the swap keeps reading the
-previous publication, one opened after sees the new one, and none sees half of either.
+DuckDB lets one process write the warehouse and locks the file while it does. The marts
+have a file of their own (attached to the warehouse), so after each good build that file is
+copied beside the published one, which is then replaced by the copy (an atomic rename): a
+BI connection opened before the swap keeps reading the previous publication, one opened
+after sees the new one, and none sees half of either.
 """
 
 import os
+import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ import duckdb
 from dagster_project.ingest.loader import lit, q
 from dagster_project.resources import Warehouse
 from dagster_project.score.assets import score_assets
-from dagster_project.settings import Settings
+from dagster_project.settings import MARTS_CATALOG, Settings
 from dagster_project.transform.assets import crm_dbt_models
 
 PUBLICATION_TABLE = "_publication"  # in the published file: what it holds, from which run
@@ -28,27 +30,28 @@ def published_path(settings: Settings) -> Path:
 
 
 def publish_marts(conn: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
-    """Copy every table of the `bi_published_schemas` into a new file and swap it into place."""
+    """Copy the marts' file (conn has it attached) and swap the copy into place."""
     final = published_path(settings)
     final.parent.mkdir(parents=True, exist_ok=True)
     building = final.parent / f".marts-{uuid.uuid4().hex}.duckdb"
-    schemas = list(settings.vars["bi_published_schemas"])
-    tables = conn.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_catalog = current_database() and table_type = 'BASE TABLE' "
-        f"and table_schema in ({', '.join(lit(s) for s in schemas)}) order by 1, 2"
-    ).fetchall()
+    conn.execute(f"checkpoint {MARTS_CATALOG}")  # everything in the file, nothing in its log
     published_at = datetime.now(UTC).replace(tzinfo=None)
-    conn.execute(f"attach {lit(str(building))} as bi_building")
     try:
-        counts = []
-        for schema in schemas:
-            conn.execute(f"create schema bi_building.{q(schema)}")
-        for schema, table in tables:
-            name = f"{q(schema)}.{q(table)}"
-            conn.execute(f"create table bi_building.{name} as select * from {name}")
-            (rows,) = conn.execute(f"select count(*) from bi_building.{name}").fetchone()
-            counts.append((f"{schema}.{table}", rows))
+        shutil.copyfile(settings.marts_path, building)
+        conn.execute(f"attach {lit(str(building))} as bi_building")
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'bi_building' and table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        counts = [
+            (
+                f"{schema}.{table}",
+                *conn.execute(
+                    f"select count(*) from bi_building.{q(schema)}.{q(table)}"
+                ).fetchone(),
+            )
+            for schema, table in tables
+        ]
         conn.execute(
             f"create table bi_building.main.{PUBLICATION_TABLE} "
             "(table_name varchar, row_count bigint, run_id varchar, published_at timestamp)"

@@ -9,7 +9,8 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from dagster_project.settings import Settings, load_settings
+from dagster_project.ingest.loader import lit
+from dagster_project.settings import MARTS_CATALOG, Settings, load_settings
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -19,6 +20,29 @@ def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
     )
     return conn.execute(query, [schema, name]).fetchall() == [(1,)]
+
+
+def open_warehouse(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse with the marts' file attached, as dbt sees them: `marts.x` is a mart.
+
+    A read-only connection attaches the marts' file only once a build has written it."""
+    conn = duckdb.connect(
+        str(settings.warehouse_path),
+        read_only=read_only,
+        config={"memory_limit": settings.duckdb_memory_limit},
+    )
+    if read_only and not settings.marts_path.exists():
+        return conn
+    mode = " (read_only)" if read_only else ""
+    conn.execute(f"attach {lit(str(settings.marts_path))} as {MARTS_CATALOG}{mode}")
+    (warehouse,) = conn.execute("select current_database()").fetchone()
+    if not read_only:
+        conn.execute(f"create schema if not exists {MARTS_CATALOG}.marts")
+        # the marts were a schema of the warehouse before they had a file: that schema would
+        # hide the file's (the warehouse comes first), and the next build rebuilds them all
+        conn.execute(f"drop schema if exists {warehouse}.marts cascade")
+    conn.execute(f"set search_path = {lit(f'{warehouse}.main,{MARTS_CATALOG}.marts')}")
+    return conn
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -35,9 +59,7 @@ class Warehouse(dg.ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         settings = self.get_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(
-            str(settings.warehouse_path), config={"memory_limit": settings.duckdb_memory_limit}
-        )
+        conn = open_warehouse(settings)
         try:
             yield conn
         finally:

@@ -17,6 +17,9 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 # var, because dbt parses the whole project again when a var changes (3-4 s a run), and only
 # the files that read an environment variable when it changes
 AS_OF_ENV = "CRM_AS_OF_DATE"
+# the marts' file is attached to the warehouse under this name (dbt/profiles.yml attaches it
+# for dbt), and its schema marts is on the search path: `marts.x` reads it
+MARTS_CATALOG = "marts_db"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 
 
@@ -44,6 +47,11 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def marts_path(self) -> Path:
+        """The marts' own DuckDB file, attached to the warehouse as MARTS_CATALOG."""
+        return self.data_dir / "marts.duckdb"
 
     @property
     def exports_dir(self) -> Path:

@@ -12,6 +12,7 @@ os.environ["CRM_DATA_DIR"] = tempfile.mkdtemp(prefix="crm-mart-tests-")
 import duckdb
 import pytest
 
+from dagster_project.resources import open_warehouse
 from dagster_project.settings import Settings, load_settings
 
 
@@ -40,6 +41,6 @@ def land(settings: Settings) -> Callable[[str, str, str, str | bytes], Path]:
 @pytest.fixture
 def conn(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    c = duckdb.connect(str(settings.warehouse_path))
+    c = open_warehouse(settings)
     yield c
     c.close()

@@ -14,8 +14,9 @@ import pytest
 
 from dagster_project.definitions import defs
 from dagster_project.publish import PUBLICATION_TABLE, published_path
+from dagster_project.resources import open_warehouse
 from dagster_project.sample_shop.generator import ShopConfig, generate
-from dagster_project.settings import load_settings
+from dagster_project.settings import MARTS_CATALOG, load_settings
 
 SHOP = ShopConfig(customers=300, days=60)
 LAST = SHOP.end
@@ -126,23 +127,28 @@ READER = textwrap.dedent(
 
 
 def table_rows(path, schemas):
-    """Every table of the schemas, sorted, without the load-time columns."""
+    """Every table of the schemas, sorted, without the load-time columns (of a warehouse: with
+    the marts' file beside it)."""
     with duckdb.connect(str(path), read_only=True) as conn:
+        marts = Path(path).with_name("marts.duckdb")
+        if Path(path).name == "warehouse.duckdb" and marts.exists():
+            conn.execute(f"attach '{marts}' as {MARTS_CATALOG} (read_only)")
         tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
+            "select table_catalog, table_schema, table_name from information_schema.tables "
             f"where table_schema in {tuple(schemas)} and table_type = 'BASE TABLE'"
         ).fetchall()
         out = {}
-        for schema, table in tables:
+        for catalog, schema, table in tables:
             columns = [
                 c for (c,) in conn.execute(
                     "select column_name from information_schema.columns "
-                    "where table_schema = ? and table_name = ?", [schema, table]
+                    "where table_catalog = ? and table_schema = ? and table_name = ?",
+                    [catalog, schema, table],
                 ).fetchall() if c not in LOAD_TIMES
             ]  # fmt: skip
             select = ", ".join(f'"{c}"' for c in columns)
             out[f"{schema}.{table}"] = conn.execute(
-                f"select {select} from {schema}.{table} order by all"
+                f"select {select} from {catalog}.{schema}.{table} order by all"
             ).fetchall()
         return out
 
@@ -204,3 +210,23 @@ def test_a_backfill_equals_daily_runs_and_a_bi_reader_never_blocks_nor_sees_half
     for table in sorted(set(by_daily) - from_contacts):
         assert by_daily[table] == by_backfill[table], table
     assert table_rows(bi, ["marts"]).keys() == {t for t in by_daily if t.startswith("marts.")}
+
+
+def test_the_marts_live_in_their_own_file_and_an_older_warehouses_marts_schema_goes(tmp_path):
+    settings = load_settings(tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    # a warehouse from before the marts had a file: its marts schema would hide the file's
+    with duckdb.connect(str(settings.warehouse_path)) as conn:
+        conn.execute("create schema marts")
+        conn.execute("create table marts.customer_facts as select 'stale' as customer_id")
+    with open_warehouse(settings) as conn:
+        conn.execute("create table marts.customer_facts as select 'built' as customer_id")
+    with open_warehouse(settings, read_only=True) as conn:
+        assert conn.execute("select customer_id from marts.customer_facts").fetchall() == [
+            ("built",)
+        ]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        schemas = {s for (s,) in conn.execute("select schema_name from information_schema.schemata").fetchall()}  # fmt: skip
+        assert "marts" not in schemas
+    with duckdb.connect(str(settings.marts_path), read_only=True) as conn:
+        assert conn.execute("select * from marts.marts.customer_facts").fetchall() == [("built",)]

@@ -42,8 +42,7 @@ def build_marts(
 ) -> None:
     """marts.customer_facts/lifecycle/rfm as of `day`, and staging events (customer, type, UTC
     time) and purchases (customer, paid UTC time)."""
-    for schema in ("marts", "staging"):
-        conn.execute(f"create schema if not exists {schema}")
+    conn.execute("create schema if not exists staging")  # (marts: open_warehouse makes it)
     conn.execute(f"create or replace table marts.customer_facts ({', '.join(f'{c} {t}' for c, t in FACTS.items())})")  # fmt: skip
     conn.execute(f"create or replace table marts.customer_lifecycle ({', '.join(f'{c} {t}' for c, t in LIFECYCLE.items())})")  # fmt: skip
     conn.execute(

@@ -2,9 +2,8 @@
 
 from datetime import date
 
-import duckdb
-
 from dagster_project.activate.audience import select_audiences
+from dagster_project.resources import open_warehouse
 from tests.activate.test_audience import campaign
 from tests.dbt.helpers import empty_raw_tables, run_dbt
 
@@ -19,7 +18,7 @@ SNAPSHOTS = [
 
 def test_a_later_unsubscribe_removes_an_earlier_opt_in(settings):
     empty_raw_tables(settings)
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         for n, (customer_id, opt_in, updated_at) in enumerate(SNAPSHOTS):
             conn.execute(
                 "insert into raw.customers (customer_id, email, registered_at, email_opt_in, updated_at, "
@@ -27,7 +26,7 @@ def test_a_later_unsubscribe_removes_an_earlier_opt_in(settings):
                 [customer_id, f"{customer_id}@example.com", opt_in, updated_at, n, updated_at],
             )
     run_dbt(settings, "build", "--exclude", "test_type:unit", as_of="2026-03-01")
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         day, funnel = select_audiences(
             conn, settings, [campaign(audience={"customer_type": ["prospect"]})]
         )

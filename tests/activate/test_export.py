@@ -11,7 +11,7 @@ import pytest
 from dagster_project.activate import export
 from dagster_project.activate.assets import build_campaign_assets
 from dagster_project.activate.audience import select_audiences
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, open_warehouse
 from tests.activate.marts import build_marts, customer
 from tests.activate.test_audience import campaign
 
@@ -155,7 +155,6 @@ def test_the_dagster_assets_publish_each_campaign_and_a_failed_check_publishes_n
         "Campaign bad, send day 2026-06-10" in message
         and "expect_column_values_to_match_regex on phone" in message
     )
-    import duckdb
 
-    with duckdb.connect(str(settings.warehouse_path)) as reopened:
+    with open_warehouse(settings) as reopened:
         assert contact_log(reopened) == [("good", "a", "treatment", D)]

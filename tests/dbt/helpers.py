@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.resources import open_warehouse
 from dagster_project.ingest.contract import ENTITIES
 from dagster_project.ingest.loader import ensure_tables, load_partitions
 from dagster_project.sample_shop.generator import ShopConfig, generate
@@ -39,7 +40,7 @@ def run_dbt(settings: Settings, *args: str, as_of: str | None = None, check: boo
 
 def empty_raw_tables(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         for entity in ENTITIES.values():
             ensure_tables(conn, entity)
 
@@ -48,20 +49,20 @@ def load_shop(settings: Settings, cfg: ShopConfig) -> None:
     """Generate a sample shop into settings' landing zone and load every day of it."""
     generate(cfg, settings.data_dir)
     days = [cfg.start + timedelta(days=i) for i in range(cfg.days)]
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         for entity in ENTITIES.values():
             report = load_partitions(conn, settings, entity, days)
             assert not report.failures, report.failure_message()
 
 
 def execute(settings: Settings, *statements: str) -> None:
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         for statement in statements:
             conn.execute(statement)
 
 
 def query(settings: Settings, sql: str) -> list[tuple]:
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+    with open_warehouse(settings, read_only=True) as conn:
         return conn.execute(sql).fetchall()
 
 

@@ -4,6 +4,7 @@ empty marts without one."""
 import duckdb
 import pytest
 
+from dagster_project.resources import open_warehouse
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import empty_raw_tables, query, run_dbt
 
@@ -27,7 +28,7 @@ CONTACTS = [
 def build(tmp_path, with_contact_log: bool):
     settings = load_settings(tmp_path / "data")
     empty_raw_tables(settings)
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         for n, (customer, day) in enumerate(PURCHASES):
             paid = f"{day} 04:00:00"  # UTC; noon in Shanghai
             conn.execute(

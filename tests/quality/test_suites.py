@@ -123,7 +123,6 @@ def test_a_file_below_the_minimum_rows_is_not_judged_on_its_share(conn, settings
 
 
 def rfm(conn, scores):
-    conn.execute("create schema if not exists marts")
     conn.execute(
         "create or replace table marts.customer_rfm "
         "(r_score int, f_score int, m_score int, rfm_group varchar)"
@@ -179,7 +178,6 @@ def test_freshness_warns_when_the_newest_data_is_older_than_two_days(
     from zoneinfo import ZoneInfo
 
     today = datetime.now(ZoneInfo(settings.store_timezone)).date()
-    conn.execute("create schema if not exists marts")
     conn.execute(
         "create table marts.customer_lifecycle as select ?::date as as_of_date",
         [today - timedelta(days=days_old)],

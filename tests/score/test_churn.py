@@ -5,10 +5,10 @@ import dataclasses
 import shutil
 from datetime import date, timedelta
 
-import duckdb
 import numpy as np
 import pytest
 
+from dagster_project.resources import open_warehouse
 from dagster_project.score.churn import (
     FEATURES_TABLE,
     band_of,
@@ -58,14 +58,14 @@ def cutoff_days(settings):
 def test_no_feature_reads_data_after_its_cutoff(tmp_path):
     settings = load_settings(tmp_path / "data")
     empty_raw_tables(settings)
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         insert_profile(conn, True, "2025-09-01 00:00:00")
         insert_order(conn, "o1", "paid", "2025-10-01 04:00:00", "2025-10-01 04:00:00")
         insert_order(conn, "o2", "paid", "2025-12-20 04:00:00", "2025-12-20 04:00:00")
         insert_order(conn, "o2b", "paid", "2025-12-20 06:00:00", "2025-12-20 06:00:00")
     (before,) = features_at_train_cutoff(settings)
     assert cutoff_days(settings) == CUTOFFS_AT_D
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         # after the cutoff: a new purchase, the December order refunded, an unsubscribe
         insert_order(conn, "o3", "paid", "2026-01-15 04:00:00", "2026-01-15 04:00:00")
         insert_order(
@@ -144,7 +144,7 @@ def test_the_features_of_d_equal_those_of_a_labelled_cutoff_of_the_same_day(
 
 @pytest.fixture(scope="module")
 def churn(shop_warehouse):
-    with duckdb.connect(str(shop_warehouse.warehouse_path)) as conn:
+    with open_warehouse(shop_warehouse) as conn:
         report = score_churn_risk(conn, shop_warehouse)
         scoring = load(conn, report["features"], report["cutoffs"]["score"])
         sql = conn.execute(
@@ -184,7 +184,7 @@ def test_the_trees_are_used_again_until_what_they_learn_from_changes(churn, shop
     deeper = dataclasses.replace(
         shop_warehouse, vars={**shop_warehouse.vars, "churn_tree_max_depth": 2}
     )
-    with duckdb.connect(str(shop_warehouse.warehouse_path)) as conn:
+    with open_warehouse(shop_warehouse) as conn:
         again = score_churn_risk(conn, shop_warehouse)
         # another setting: trained again, and the two-level tree has at most 4 leaves
         shallow = score_churn_risk(conn, deeper)

@@ -1,9 +1,9 @@
 """Predicted CLV on the sample shop: non-negative, zero without a purchase, heavy buyers first."""
 
-import duckdb
 import numpy as np
 import pytest
 
+from dagster_project.resources import open_warehouse
 from dagster_project.score.btyd import BgNbd
 from dagster_project.score.clv import score_customer_value
 
@@ -11,7 +11,7 @@ from dagster_project.score.clv import score_customer_value
 @pytest.fixture(scope="module")
 def shop(shop_warehouse):
     settings = shop_warehouse
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
+    with open_warehouse(settings) as conn:
         fitted = score_customer_value(conn, settings)
         rows = conn.execute(
             """
