@@ -104,7 +104,6 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
 
 
 def summary(settings: Settings) -> str:
-
     with open_warehouse(settings, read_only=True) as conn:
         ledger = conn.execute(
             f"""
