@@ -28,7 +28,7 @@ from dagster_project.sample_shop.generator import (
     config_summary,
     generate,
 )
-from dagster_project.settings import data_dir_from_env
+from dagster_project.settings import data_dir_from_env, load_settings
 
 SLOWEST_STEPS = 10  # slowest steps per phase kept in the JSON
 PRINTED_STEPS = 5  # of those, the ones the printed table lists
@@ -236,7 +236,8 @@ def run_benchmark(
     history_end = (cfg.end - timedelta(days=DAILY_RUNS)).isoformat()
     for day in daily_days:
         _hold_back_day(landing, day, held)
-    warehouse = data_dir / "warehouse.duckdb"
+    settings = load_settings(data_dir)
+    warehouse = settings.warehouse_path
 
     def summarise(timings: dict[str, dict[str, Any]], rows: int) -> dict[str, Any]:
         total = sum(t["seconds"] or 0 for t in timings.values())
@@ -277,7 +278,7 @@ def run_benchmark(
         "peak_memory_mb": round(memory.peak_mb, 1),
         # the warehouse and the marts' file beside it
         "warehouse_mb": round(
-            sum(f.stat().st_size for f in (warehouse, data_dir / "marts.duckdb")) / 2**20, 1
+            sum(f.stat().st_size for f in (warehouse, settings.marts_path)) / 2**20, 1
         ),
     }
 

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from dagster_project.ingest.loader import lit
+from dagster_project.ingest.loader import lit, q
 from dagster_project.settings import MARTS_CATALOG, Settings, load_settings
 
 
@@ -40,7 +40,7 @@ def open_warehouse(settings: Settings, read_only: bool = False) -> duckdb.DuckDB
         conn.execute(f"create schema if not exists {MARTS_CATALOG}.marts")
         # the marts were a schema of the warehouse before they had a file: that schema would
         # hide the file's (the warehouse comes first), and the next build rebuilds them all
-        conn.execute(f"drop schema if exists {warehouse}.marts cascade")
+        conn.execute(f"drop schema if exists {q(warehouse)}.marts cascade")
     conn.execute(f"set search_path = {lit(f'{warehouse}.main,{MARTS_CATALOG}.marts')}")
     return conn
 

@@ -16,7 +16,7 @@ from dagster_project.definitions import defs
 from dagster_project.publish import PUBLICATION_TABLE, published_path
 from dagster_project.resources import open_warehouse
 from dagster_project.sample_shop.generator import ShopConfig, generate
-from dagster_project.settings import MARTS_CATALOG, load_settings
+from dagster_project.settings import load_settings
 
 SHOP = ShopConfig(customers=300, days=60)
 LAST = SHOP.end
@@ -126,31 +126,32 @@ READER = textwrap.dedent(
 ).format(table=PUBLICATION_TABLE)
 
 
-def table_rows(path, schemas):
-    """Every table of the schemas, sorted, without the load-time columns (of a warehouse: with
-    the marts' file beside it)."""
-    with duckdb.connect(str(path), read_only=True) as conn:
-        marts = Path(path).with_name("marts.duckdb")
-        if Path(path).name == "warehouse.duckdb" and marts.exists():
-            conn.execute(f"attach '{marts}' as {MARTS_CATALOG} (read_only)")
-        tables = conn.execute(
-            "select table_catalog, table_schema, table_name from information_schema.tables "
-            f"where table_schema in {tuple(schemas)} and table_type = 'BASE TABLE'"
+def table_rows(conn, schemas):
+    """Every table of the schemas, sorted, without the load-time columns."""
+    tables = conn.execute(
+        "select table_catalog, table_schema, table_name from information_schema.tables "
+        f"where table_schema in {tuple(schemas)} and table_type = 'BASE TABLE'"
+    ).fetchall()
+    out = {}
+    for catalog, schema, table in tables:
+        columns = [
+            c for (c,) in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_catalog = ? and table_schema = ? and table_name = ?",
+                [catalog, schema, table],
+            ).fetchall() if c not in LOAD_TIMES
+        ]  # fmt: skip
+        select = ", ".join(f'"{c}"' for c in columns)
+        out[f"{schema}.{table}"] = conn.execute(
+            f"select {select} from {catalog}.{schema}.{table} order by all"
         ).fetchall()
-        out = {}
-        for catalog, schema, table in tables:
-            columns = [
-                c for (c,) in conn.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_catalog = ? and table_schema = ? and table_name = ?",
-                    [catalog, schema, table],
-                ).fetchall() if c not in LOAD_TIMES
-            ]  # fmt: skip
-            select = ", ".join(f'"{c}"' for c in columns)
-            out[f"{schema}.{table}"] = conn.execute(
-                f"select {select} from {catalog}.{schema}.{table} order by all"
-            ).fetchall()
-        return out
+    return out
+
+
+def warehouse_rows(data_dir, schemas):
+    """table_rows of a warehouse, with the marts' file attached."""
+    with open_warehouse(load_settings(data_dir), read_only=True) as conn:
+        return table_rows(conn, schemas)
 
 
 @pytest.mark.parametrize("backfill_days", [3])
@@ -201,15 +202,17 @@ def test_a_backfill_equals_daily_runs_and_a_bi_reader_never_blocks_nor_sees_half
     # sends D's (past sends are replayed with the campaign_day job), and the RFM groups per day
     # are a snapshot taken on each run's day (RFM is not historised)
     from_contacts = {"marts.campaign_evaluation", "marts.kpi_campaign_response"}
-    by_daily = table_rows(daily / "warehouse.duckdb", ["raw", "marts"])
-    by_backfill = table_rows(backfill / "warehouse.duckdb", ["raw", "marts"])
+    by_daily = warehouse_rows(daily, ["raw", "marts"])
+    by_backfill = warehouse_rows(backfill, ["raw", "marts"])
     assert set(by_daily) == set(by_backfill) and len(by_daily) > 20
     for rows in (by_daily, by_backfill):
         counts = rows["marts.kpi_stage_counts"]  # (calendar_date, dimension, value, customers)
         rows["marts.kpi_stage_counts"] = [r for r in counts if r[1] != "rfm_group" or r[0] == LAST]
     for table in sorted(set(by_daily) - from_contacts):
         assert by_daily[table] == by_backfill[table], table
-    assert table_rows(bi, ["marts"]).keys() == {t for t in by_daily if t.startswith("marts.")}
+    with duckdb.connect(str(bi), read_only=True) as conn:
+        published = table_rows(conn, ["marts"])
+    assert published.keys() == {t for t in by_daily if t.startswith("marts.")}
 
 
 def test_the_marts_live_in_their_own_file_and_an_older_warehouses_marts_schema_goes(tmp_path):

@@ -6,11 +6,9 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
-
-from dagster_project.resources import open_warehouse
 from dagster_project.ingest.contract import ENTITIES
 from dagster_project.ingest.loader import ensure_tables, load_partitions
+from dagster_project.resources import open_warehouse
 from dagster_project.sample_shop.generator import ShopConfig, generate
 from dagster_project.settings import AS_OF_ENV, DBT_PROJECT_DIR, Settings
 

@@ -1,7 +1,6 @@
 """Wake-up and reactivation rates and campaign evaluation from a hand-made contact log;
 empty marts without one."""
 
-import duckdb
 import pytest
 
 from dagster_project.resources import open_warehouse
@@ -94,7 +93,15 @@ def test_campaign_evaluation_uplift_and_its_confidence_interval(with_log):
     (campaign, day, complete, nt, nc, ct, cc, rt, rc, uplift, low, high, significant,
      revenue_t, revenue_c, incremental, wake_up, reactivation) = row  # fmt: skip
     # treatment s1 s2 c1 a1: only s1 buys in the window; control s3 buys on the window's last day
-    assert (campaign, str(day), complete, nt, nc, ct, cc) == ("winback", "2026-01-15", True, 4, 1, 1, 1)
+    assert (campaign, str(day), complete, nt, nc, ct, cc) == (
+        "winback",
+        "2026-01-15",
+        True,
+        4,
+        1,
+        1,
+        1,
+    )
     assert (rt, rc, uplift) == (0.25, 1.0, -0.75)
     # 1.96 * sqrt(0.25 * 0.75 / 4 + 1.0 * 0.0 / 1) = 1.96 * 0.2165064 = 0.4243524
     assert low == pytest.approx(-0.75 - 0.4243524, abs=1e-6)
@@ -104,4 +111,3 @@ def test_campaign_evaluation_uplift_and_its_confidence_interval(with_log):
     assert (float(revenue_t), float(revenue_c), float(incremental)) == (100.0, 100.0, -300.0)
     # treatment members sleeping at the send: s1 (bought), s2; churned: c1 (too late)
     assert (wake_up, reactivation) == (0.5, 0.0)
-

@@ -29,7 +29,9 @@ def test_unit_and_schema_tests_pass_on_a_fresh_warehouse(tmp_path):
     # a new D (in the environment, as Dagster passes it) re-parses only the model that reads it
     output = run_dbt(settings, "--debug", "run", "--select", "int_as_of_date", as_of="2026-02-02")
     assert "Partial parsing enabled: 0 files deleted, 0 files added, 1 files changed" in output
-    assert "Partial parsing: updated file: crm_mart://models/intermediate/int_as_of_date.sql" in output
+    assert (
+        "Partial parsing: updated file: crm_mart://models/intermediate/int_as_of_date.sql" in output
+    )
     as_of = "select as_of_date from intermediate.int_as_of_date"
     assert query(settings, as_of) == [(date(2026, 2, 2),)]
     # by hand, the var as_of_date gives D, ahead of the environment
@@ -86,7 +88,9 @@ def test_an_incremental_tables_tests_check_the_rows_of_its_latest_build(shop, tm
     copy = load_settings(tmp_path / "data")
     copy.warehouse_path.parent.mkdir(parents=True)
     shutil.copy(shop.warehouse_path, copy.warehouse_path)
-    (stored, builds) = query(copy, "select count(*), count(distinct _built_at) from staging.stg_shop__events")[0]
+    (stored, builds) = query(
+        copy, "select count(*), count(distinct _built_at) from staging.stg_shop__events"
+    )[0]
     assert builds == 1  # the first build wrote every row
     # a new event, and an event delivered again: this build writes these two rows
     (again,) = query(copy, "select max(event_id) from raw.events")[0]
@@ -100,7 +104,9 @@ def test_an_incremental_tables_tests_check_the_rows_of_its_latest_build(shop, tm
     build = ["build", "--select", "stg_shop__events", "--exclude", "test_type:unit"]
     assert "PASS=4" in run_dbt(copy, *build)  # the start hook, the model, unique, not_null
     latest = "(select max(_built_at) from staging.stg_shop__events)"
-    written = query(copy, f"select event_id from staging.stg_shop__events where _built_at = {latest}")
+    written = query(
+        copy, f"select event_id from staging.stg_shop__events where _built_at = {latest}"
+    )
     assert sorted(written) == sorted([("e-new",), (again,)])
     assert query(copy, "select count(*) from staging.stg_shop__events")[0][0] == stored + 1
     # a key repeated among the latest build's rows fails the test
@@ -109,7 +115,9 @@ def test_an_incremental_tables_tests_check_the_rows_of_its_latest_build(shop, tm
         f"where event_id = 'e-new' and _built_at = {latest}"
     )
     execute(copy, duplicate)
-    output = run_dbt(copy, "test", "--select", "stg_shop__events", "--exclude", "test_type:unit", check=False)
+    output = run_dbt(
+        copy, "test", "--select", "stg_shop__events", "--exclude", "test_type:unit", check=False
+    )
     assert "FAIL 1 unique_stg_shop__events_event_id" in output and "PASS=2" in output
     # a key repeated among an older build's rows is not read: that build was tested
     execute(
@@ -118,7 +126,9 @@ def test_an_incremental_tables_tests_check_the_rows_of_its_latest_build(shop, tm
         "insert into staging.stg_shop__events select * from staging.stg_shop__events "
         f"where event_id = (select min(event_id) from staging.stg_shop__events) and _built_at < {latest}",
     )
-    assert "PASS=3" in run_dbt(copy, "test", "--select", "stg_shop__events", "--exclude", "test_type:unit")
+    assert "PASS=3" in run_dbt(
+        copy, "test", "--select", "stg_shop__events", "--exclude", "test_type:unit"
+    )
 
 
 def favourites(settings):
@@ -184,13 +194,18 @@ def stage_on(day, purchases, activity, known_from):
 
 def test_stages_match_a_day_by_day_recomputation_from_the_definitions(shop):
     purchases, activity = defaultdict(list), defaultdict(list)
-    for customer, d in query(shop, "select customer_id, purchase_date from intermediate.int_purchase_days"):
+    for customer, d in query(
+        shop, "select customer_id, purchase_date from intermediate.int_purchase_days"
+    ):
         purchases[customer].append(d)
     for customer, d, lvl in query(
-        shop, "select customer_id, activity_date, activity_level from intermediate.int_customer_activity_days"
+        shop,
+        "select customer_id, activity_date, activity_level from intermediate.int_customer_activity_days",
     ):
         activity[customer].append((d, lvl))
-    known = dict(query(shop, "select customer_id, known_from_date from intermediate.int_known_customers"))
+    known = dict(
+        query(shop, "select customer_id, known_from_date from intermediate.int_known_customers")
+    )
     history = defaultdict(list)
     for customer, stage, start, end in spells(shop):
         history[customer].append((start, end, stage))

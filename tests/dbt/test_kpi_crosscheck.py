@@ -31,18 +31,34 @@ def purchase_days(shop):
             "select order_id, customer_id, status, paid_at, order_total, refund_total, "
             "updated_at, _loaded_at from raw.orders",
         ),
-        columns=["order_id", "customer_id", "status", "paid_at", "total", "refund", "updated_at", "loaded"],
+        columns=[
+            "order_id",
+            "customer_id",
+            "status",
+            "paid_at",
+            "total",
+            "refund",
+            "updated_at",
+            "loaded",
+        ],
     )
     orders = orders.sort_values(["updated_at", "loaded"]).groupby("order_id").tail(1)
     net = orders["total"].astype(float) - orders["refund"].fillna(0).astype(float)
     paid = orders[
-        orders["paid_at"].notna() & (orders["status"] != "cancelled") & (net > 0) & orders["customer_id"].notna()
+        orders["paid_at"].notna()
+        & (orders["status"] != "cancelled")
+        & (net > 0)
+        & orders["customer_id"].notna()
     ].copy()
     paid["net"] = net
     paid["day"] = (
         pd.to_datetime(paid["paid_at"]).dt.tz_localize("UTC").dt.tz_convert("Asia/Shanghai").dt.date
     )
-    return paid.groupby(["customer_id", "day"]).agg(orders=("order_id", "size"), net=("net", "sum")).reset_index()
+    return (
+        paid.groupby(["customer_id", "day"])
+        .agg(orders=("order_id", "size"), net=("net", "sum"))
+        .reset_index()
+    )
 
 
 def test_repeat_rate_and_customer_quality_match(shop, purchase_days):
@@ -50,8 +66,12 @@ def test_repeat_rate_and_customer_quality_match(shop, purchase_days):
     for day in (SHOP.end, SHOP.end - timedelta(days=60), SHOP.start + timedelta(days=120)):
         start = day - timedelta(days=44)
         window = purchase_days[(purchase_days["day"] >= start) & (purchase_days["day"] <= day)]
-        per_customer = window.groupby("customer_id").agg(days=("day", "size"), orders=("orders", "sum"), net=("net", "sum"))
-        per_customer["type"] = ["new" if firsts[c] >= start else "returning" for c in per_customer.index]
+        per_customer = window.groupby("customer_id").agg(
+            days=("day", "size"), orders=("orders", "sum"), net=("net", "sum")
+        )
+        per_customer["type"] = [
+            "new" if firsts[c] >= start else "returning" for c in per_customer.index
+        ]
         mart = {
             t: (customers, repeaters, orders, float(revenue))
             for t, customers, repeaters, orders, revenue in query(
@@ -61,7 +81,12 @@ def test_repeat_rate_and_customer_quality_match(shop, purchase_days):
             )
         }
         for t, group in (("all", per_customer), *per_customer.groupby("type")):
-            expected = (len(group), int((group["days"] >= 2).sum()), int(group["orders"].sum()), group["net"].sum())
+            expected = (
+                len(group),
+                int((group["days"] >= 2).sum()),
+                int(group["orders"].sum()),
+                group["net"].sum(),
+            )
             assert mart[t][:3] == expected[:3], (day, t)
             assert mart[t][3] == pytest.approx(expected[3]), (day, t)
 
@@ -71,7 +96,9 @@ def test_retention_and_second_purchase_conversion_match(shop, purchase_days):
     days["next"] = days.groupby("customer_id")["day"].shift(-1)
     for n in (30, 90):
         reported = days[days["day"] + timedelta(days=n) <= SHOP.end]
-        retained = reported["next"].notna() & (reported["next"] <= reported["day"] + timedelta(days=n))
+        retained = reported["next"].notna() & (
+            reported["next"] <= reported["day"] + timedelta(days=n)
+        )
         (customers, kept) = query(
             shop,
             "select sum(customers), sum(retained_customers) from marts.kpi_retention "
@@ -106,7 +133,9 @@ def test_stage_counts_add_up_to_the_known_customers_every_day(shop):
         """,
     )
     assert rows == [(SHOP.days, 0)]
-    on_d = dict(query(shop, "select lifecycle_stage, count(*) from marts.customer_lifecycle group by 1"))
+    on_d = dict(
+        query(shop, "select lifecycle_stage, count(*) from marts.customer_lifecycle group by 1")
+    )
     counted = dict(
         query(
             shop,
@@ -121,7 +150,13 @@ def test_daily_runs_replace_their_days_and_match_a_full_build(tmp_path):
     settings = load_settings(tmp_path / "data")
     small = ShopConfig(customers=600, days=120, seed=3)
     load_shop(settings, small)
-    incremental = ("kpi_daily", "kpi_retention", "kpi_stage_counts", "kpi_new_user_churn", "customer_stage_transitions")
+    incremental = (
+        "kpi_daily",
+        "kpi_retention",
+        "kpi_stage_counts",
+        "kpi_new_user_churn",
+        "customer_stage_transitions",
+    )
     keys = {
         "customer_stage_transitions": "transition_date, from_stage, to_stage",
         "kpi_daily": "calendar_date, customer_type",
@@ -153,13 +188,27 @@ def test_daily_runs_replace_their_days_and_match_a_full_build(tmp_path):
     # before them, lost, stays lost; after a full refresh of the stage history (data older
     # than those days), the next build restates every day
     first_day = "(select min(transition_date) from marts.customer_stage_transitions)"
-    execute(settings, f"delete from marts.customer_stage_transitions where transition_date = {first_day}")
+    execute(
+        settings,
+        f"delete from marts.customer_stage_transitions where transition_date = {first_day}",
+    )
     transitions = ["build", "--select", "customer_stage_transitions", "--exclude", "test_type:unit"]
     # a daily build of both (the full build above wrote every spell in one build)
     run_dbt(settings, "build", "--select", "customer_stage_history", "customer_stage_transitions",
             "--exclude", "test_type:unit")  # fmt: skip
     restated = set(query(settings, "select * from marts.customer_stage_transitions"))
     assert restated < full["customer_stage_transitions"]
-    run_dbt(settings, "build", "--select", "customer_stage_history", "--full-refresh", "--exclude", "test_type:unit")
+    run_dbt(
+        settings,
+        "build",
+        "--select",
+        "customer_stage_history",
+        "--full-refresh",
+        "--exclude",
+        "test_type:unit",
+    )
     run_dbt(settings, *transitions)
-    assert set(query(settings, "select * from marts.customer_stage_transitions")) == full["customer_stage_transitions"]
+    assert (
+        set(query(settings, "select * from marts.customer_stage_transitions"))
+        == full["customer_stage_transitions"]
+    )
