@@ -28,7 +28,7 @@ from dagster_project.sample_shop.generator import (
     config_summary,
     generate,
 )
-from dagster_project.settings import data_dir_from_env, load_settings
+from dagster_project.settings import Settings, data_dir_from_env, load_settings
 
 SLOWEST_STEPS = 10  # slowest steps per phase kept in the JSON
 PRINTED_STEPS = 5  # of those, the ones the printed table lists
@@ -193,14 +193,14 @@ def _step_seconds(instance: Any, run_id: str) -> list[tuple[str, float]]:
     return sorted(took.items(), key=lambda kv: -kv[1])
 
 
-def _reusable_shop(data_dir: Path, cfg: ShopConfig) -> dict[str, Any] | None:
+def _reusable_shop(settings: Settings, cfg: ShopConfig) -> dict[str, Any] | None:
     """The summary of the shop an earlier run generated here with the same settings, if any."""
-    summary = data_dir / "landing" / "_sample_shop.json"
+    summary = settings.landing_dir / "_sample_shop.json"
     if not summary.exists():
         return None
-    held = data_dir / "held_back"
+    held = settings.data_dir / "held_back"
     if held.exists():  # an earlier run stopped before landing its held-back days
-        _land_held_back_days(held, data_dir / "landing")
+        _land_held_back_days(held, settings.landing_dir)
         shutil.rmtree(held)
     generated = json.loads(summary.read_text(encoding="utf-8"))
     return generated if generated["config"] == config_summary(cfg) else None
@@ -219,11 +219,12 @@ def run_benchmark(
     history_days = days or ShopConfig().days
     # the history and one day more; the last DAILY_RUNS days are held back for the daily runs
     cfg = ShopConfig(customers=customers, fmt=fmt, days=history_days + 1)
-    generated = None if regenerate else _reusable_shop(data_dir, cfg)
+    settings = load_settings(data_dir)
+    generated = None if regenerate else _reusable_shop(settings, cfg)
     reused = generated is not None
     # everything the pipeline wrote goes; a reused shop's landing files stay
-    for path in data_dir.iterdir() if data_dir.exists() else []:
-        if not reused or path.name != "landing":
+    for path in settings.data_dir.iterdir() if settings.data_dir.exists() else []:
+        if not reused or path != settings.landing_dir:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ["CRM_DATA_DIR"] = str(data_dir)  # dbt, a child process, finds the warehouse
@@ -231,12 +232,11 @@ def run_benchmark(
     if not reused:
         generated = generate(cfg, data_dir)
     generate_seconds = time.perf_counter() - started
-    landing, held = data_dir / "landing", data_dir / "held_back"
+    landing, held = settings.landing_dir, data_dir / "held_back"
     daily_days = [(cfg.end - timedelta(days=n)).isoformat() for n in reversed(range(DAILY_RUNS))]
     history_end = (cfg.end - timedelta(days=DAILY_RUNS)).isoformat()
     for day in daily_days:
         _hold_back_day(landing, day, held)
-    settings = load_settings(data_dir)
     warehouse = settings.warehouse_path
 
     def summarise(timings: dict[str, dict[str, Any]], rows: int) -> dict[str, Any]:

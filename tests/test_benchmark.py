@@ -13,6 +13,7 @@ from dagster_project.benchmark import (
     scaling_lines,
 )
 from dagster_project.sample_shop.generator import ShopConfig, generate
+from dagster_project.settings import load_settings
 
 
 def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
@@ -79,9 +80,10 @@ def test_a_shop_generated_with_the_same_settings_is_reused_with_its_held_back_da
     # an earlier run stopped while the last day was held back
     _hold_back_day(tmp_path / "landing", cfg.end.isoformat(), tmp_path / "held_back")
     assert not (tmp_path / "landing" / "orders" / last_day).exists()
-    summary = _reusable_shop(tmp_path, cfg)
+    settings = load_settings(tmp_path)
+    summary = _reusable_shop(settings, cfg)
     assert summary is not None and summary["config"]["customers"] == 50
     assert (tmp_path / "landing" / "orders" / last_day).is_dir()
     assert not (tmp_path / "held_back").exists()
-    assert _reusable_shop(tmp_path, ShopConfig(customers=51, days=4, fmt="parquet")) is None
-    assert _reusable_shop(tmp_path, ShopConfig(customers=50, days=4, fmt="csv")) is None
+    assert _reusable_shop(settings, ShopConfig(customers=51, days=4, fmt="parquet")) is None
+    assert _reusable_shop(settings, ShopConfig(customers=50, days=4, fmt="csv")) is None
