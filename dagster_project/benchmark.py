@@ -25,8 +25,8 @@ from dagster_project.sample_shop.generator import (
     ENTITY_NAMES,
     SCALES,
     ShopConfig,
-    config_summary,
     generate,
+    generated_summary,
 )
 from dagster_project.settings import Settings, data_dir_from_env, load_settings
 
@@ -195,15 +195,11 @@ def _step_seconds(instance: Any, run_id: str) -> list[tuple[str, float]]:
 
 def _reusable_shop(settings: Settings, cfg: ShopConfig) -> dict[str, Any] | None:
     """The summary of the shop an earlier run generated here with the same settings, if any."""
-    summary = settings.landing_dir / "_sample_shop.json"
-    if not summary.exists():
-        return None
     held = settings.data_dir / "held_back"
     if held.exists():  # an earlier run stopped before landing its held-back days
         _land_held_back_days(held, settings.landing_dir)
         shutil.rmtree(held)
-    generated = json.loads(summary.read_text(encoding="utf-8"))
-    return generated if generated["config"] == config_summary(cfg) else None
+    return generated_summary(settings.landing_dir, cfg)
 
 
 def run_benchmark(

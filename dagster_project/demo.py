@@ -1,9 +1,7 @@
 """`make demo`: generate the sample shop, materialize every asset, print where everything is."""
 
-import json
 import sys
 import time
-from dataclasses import asdict
 from datetime import date, timedelta
 
 import dagster as dg
@@ -19,7 +17,7 @@ from dagster_project.ingest.loader import RAW_SCHEMA
 from dagster_project.orchestration import failure_log
 from dagster_project.publish import bi_marts, published_path
 from dagster_project.resources import Warehouse, open_warehouse, table_exists
-from dagster_project.sample_shop.generator import ShopConfig, generate
+from dagster_project.sample_shop.generator import ShopConfig, generate, generated_summary
 from dagster_project.score.churn import RISK_TABLE
 from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.assets import crm_dbt_models, dbt_resource
@@ -29,9 +27,7 @@ DEMO_SHOP = ShopConfig(bad_row_share=0.002)
 
 def ensure_sample_shop(settings: Settings, cfg: ShopConfig = DEMO_SHOP) -> None:
     """Generate the sample shop unless the same one is already in the landing zone."""
-    marker = settings.landing_dir / "_sample_shop.json"
-    wanted = {**asdict(cfg), "start": cfg.start.isoformat(), "end": cfg.end.isoformat()}
-    if marker.exists() and json.loads(marker.read_text())["config"] == wanted:
+    if generated_summary(settings.landing_dir, cfg) is not None:
         print(f"Sample shop already in {settings.landing_dir} (delete it to regenerate).")
         return
     started = time.perf_counter()

@@ -7,7 +7,7 @@ import time
 from datetime import date
 
 from dagster_project.sample_shop.generator import SCALES, ShopConfig, generate
-from dagster_project.settings import data_dir_from_env
+from dagster_project.settings import load_settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,15 +62,13 @@ def config_from_args(args: argparse.Namespace) -> ShopConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pathlib import Path
-
     args = parse_args(argv)
     cfg = config_from_args(args)
-    data_dir = Path(args.data_dir).resolve() if args.data_dir else data_dir_from_env()
+    settings = load_settings(args.data_dir)
     started = time.perf_counter()
-    summary = generate(cfg, data_dir)
+    summary = generate(cfg, settings.data_dir)
     rows = ", ".join(f"{name} {n:,}" for name, n in summary["rows"].items())
     print(
         f"Sample shop ({cfg.customers:,} customers, {cfg.start} to {cfg.end}, seed {cfg.seed}) "
-        f"written to {data_dir / 'landing'} in {time.perf_counter() - started:.1f}s: {rows}"
+        f"written to {settings.landing_dir} in {time.perf_counter() - started:.1f}s: {rows}"
     )

@@ -19,6 +19,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -34,6 +35,8 @@ from dagster_project.ingest.contract import (
 from dagster_project.ingest.loader import lit
 from dagster_project.settings import load_settings
 
+# the summary generate() writes next to the landing files: what shop is there, how it was made
+SUMMARY_FILE = "_sample_shop.json"
 CHUNK_CUSTOMERS = 100_000  # fixed, so the output depends only on the seed and the size
 ID_BLOCK = 10**8  # ids are chunk * ID_BLOCK + running number
 SCALES = {  # customers; each brings about 3.7 order rows and 22 events
@@ -684,8 +687,8 @@ def _write_bad_files(cfg: ShopConfig, landing: Path) -> list[str]:
 
 
 def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
-    """Write the sample shop into data_dir/landing (replacing any earlier sample shop)."""
-    landing = data_dir / "landing"
+    """Write the sample shop into data_dir's landing zone (replacing any earlier sample shop)."""
+    landing = load_settings(data_dir).landing_dir
     staging = data_dir / "_sample_shop_staging"
     for path in [staging, *(landing / e for e in ENTITY_NAMES)]:
         shutil.rmtree(path, ignore_errors=True)
@@ -742,13 +745,22 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
         "bad_files": bad_files,
         "generated_at": datetime.now().isoformat(timespec="seconds"),
     }
-    (landing / "_sample_shop.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (landing / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
 
 def config_summary(cfg: ShopConfig) -> dict[str, object]:
-    """The shop's settings as _sample_shop.json records them: the same settings, the same shop."""
+    """The shop's settings as SUMMARY_FILE records them: the same settings, the same shop."""
     return {**asdict(cfg), "start": cfg.start.isoformat(), "end": cfg.end.isoformat()}
+
+
+def generated_summary(landing: Path, cfg: ShopConfig) -> dict[str, Any] | None:
+    """The summary of the sample shop in landing if it was generated with cfg's settings."""
+    path = landing / SUMMARY_FILE
+    if not path.exists():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return summary if summary["config"] == config_summary(cfg) else None
 
 
 def _marketing_spend(cfg: ShopConfig, acquired: np.ndarray) -> pa.Table:
