@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from dagster_project.definitions import defs
+from dagster_project.ingest.loader import q
 from dagster_project.publish import PUBLICATION_TABLE, published_path
 from dagster_project.resources import open_warehouse
 from dagster_project.sample_shop.generator import ShopConfig, generate
@@ -130,7 +131,8 @@ def table_rows(conn, schemas):
     """Every table of the schemas, sorted, without the load-time columns."""
     tables = conn.execute(
         "select table_catalog, table_schema, table_name from information_schema.tables "
-        f"where table_schema in {tuple(schemas)} and table_type = 'BASE TABLE'"
+        "where list_contains(?, table_schema) and table_type = 'BASE TABLE'",
+        [list(schemas)],
     ).fetchall()
     out = {}
     for catalog, schema, table in tables:
@@ -141,9 +143,9 @@ def table_rows(conn, schemas):
                 [catalog, schema, table],
             ).fetchall() if c not in LOAD_TIMES
         ]  # fmt: skip
-        select = ", ".join(f'"{c}"' for c in columns)
+        select = ", ".join(q(c) for c in columns)
         out[f"{schema}.{table}"] = conn.execute(
-            f"select {select} from {catalog}.{schema}.{table} order by all"
+            f"select {select} from {q(catalog)}.{q(schema)}.{q(table)} order by all"
         ).fetchall()
     return out
 
