@@ -7,9 +7,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.demo import ensure_sample_shop
 from dagster_project.ingest.contract import ENTITIES
 from dagster_project.ingest.loader import load_partitions
-from dagster_project.sample_shop.generator import ShopConfig, generate
+from dagster_project.sample_shop.generator import (
+    SUMMARY_FILE,
+    ShopConfig,
+    generate,
+    generated_summary,
+)
 from dagster_project.settings import load_settings
 
 
@@ -181,3 +187,23 @@ def test_injected_bad_rows_and_files_are_caught_by_ingestion(tmp_path):
     ]
     events = load_partitions(conn, settings, ENTITIES["events"], days)
     assert events.failures[0][1].startswith("wrong delimiter")
+
+
+def test_make_demo_reuses_the_same_shop_and_regenerates_another(tmp_path, capsys):
+    settings = load_settings(tmp_path)
+    small, other = ShopConfig(customers=200, days=5), ShopConfig(customers=201, days=5)
+    assert generated_summary(settings.landing_dir, small) is None  # nothing there yet
+    ensure_sample_shop(settings, small)
+    files = digest(settings.landing_dir)
+    written = (settings.landing_dir / SUMMARY_FILE).stat().st_mtime_ns
+    assert generated_summary(settings.landing_dir, small)["rows"]["customers"] == 200
+    assert generated_summary(settings.landing_dir, other) is None
+
+    ensure_sample_shop(settings, small)
+    assert "Sample shop already in" in capsys.readouterr().out.splitlines()[-1]
+    assert (settings.landing_dir / SUMMARY_FILE).stat().st_mtime_ns == written  # not again
+    assert digest(settings.landing_dir) == files
+
+    ensure_sample_shop(settings, other)
+    assert generated_summary(settings.landing_dir, other)["rows"]["customers"] == 201
+    assert generated_summary(settings.landing_dir, small) is None
