@@ -35,6 +35,7 @@ PRINTED_STEPS = 5  # of those, the ones the printed table lists
 PHASES = ("ingest", "dbt", "scores_exports")
 DAILY_RUNS = 2  # held-back days, each timed as a daily run; the sample shop ends on a
 # Sunday on which the churn features' labelled cutoffs move, the day before is a typical day
+HELD_BACK = "held_back"  # the folder under the data dir that holds them until their run
 
 
 class PeakMemory:
@@ -195,7 +196,7 @@ def _step_seconds(instance: Any, run_id: str) -> list[tuple[str, float]]:
 
 def _reusable_shop(settings: Settings, cfg: ShopConfig) -> dict[str, Any] | None:
     """The summary of the shop an earlier run generated here with the same settings, if any."""
-    held = settings.data_dir / "held_back"
+    held = settings.data_dir / HELD_BACK
     if held.exists():  # an earlier run stopped before landing its held-back days
         _land_held_back_days(held, settings.landing_dir)
         shutil.rmtree(held)
@@ -228,7 +229,7 @@ def run_benchmark(
     if not reused:
         generated = generate(cfg, data_dir)
     generate_seconds = time.perf_counter() - started
-    landing, held = settings.landing_dir, data_dir / "held_back"
+    landing, held = settings.landing_dir, settings.data_dir / HELD_BACK
     daily_days = [(cfg.end - timedelta(days=n)).isoformat() for n in reversed(range(DAILY_RUNS))]
     history_end = (cfg.end - timedelta(days=DAILY_RUNS)).isoformat()
     for day in daily_days:
