@@ -217,10 +217,11 @@ def run_benchmark(
     # the history and one day more; the last DAILY_RUNS days are held back for the daily runs
     cfg = ShopConfig(customers=customers, fmt=fmt, days=history_days + 1)
     settings = load_settings(data_dir)
+    data_dir = settings.data_dir  # resolved: one name for the folder from here on
     generated = None if regenerate else _reusable_shop(settings, cfg)
     reused = generated is not None
     # everything the pipeline wrote goes; a reused shop's landing files stay
-    for path in settings.data_dir.iterdir() if settings.data_dir.exists() else []:
+    for path in data_dir.iterdir() if data_dir.exists() else []:
         if not reused or path != settings.landing_dir:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -229,7 +230,7 @@ def run_benchmark(
     if not reused:
         generated = generate(cfg, data_dir)
     generate_seconds = time.perf_counter() - started
-    landing, held = settings.landing_dir, settings.data_dir / HELD_BACK
+    landing, held = settings.landing_dir, data_dir / HELD_BACK
     daily_days = [(cfg.end - timedelta(days=n)).isoformat() for n in reversed(range(DAILY_RUNS))]
     history_end = (cfg.end - timedelta(days=DAILY_RUNS)).isoformat()
     for day in daily_days:
