@@ -13,12 +13,14 @@ SCALE ?= medium
 
 .PHONY: setup demo test lint dagster sample-shop bench check-campaigns clean
 
-## setup: create .venv if missing and install the pinned dependencies (requirements.lock)
-setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+## setup: create .venv if missing, install the pinned dependencies (requirements.lock) and
+## the crm-mart command (the checkout itself, editable)
+setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock
+$(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
@@ -27,7 +29,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
 
 ## demo: generate the sample shop, materialize every asset, print where everything is
 demo: setup
-	$(BIN)/python -m dagster_project.demo
+	$(BIN)/crm-mart demo
 
 ## test: lint, then the whole test suite
 test: setup lint
@@ -36,11 +38,13 @@ test: setup lint
 lint: setup
 	$(BIN)/ruff check dagster_project tests
 	$(BIN)/ruff format --check dagster_project tests
-	@# SQLFluff compiles the dbt project: give it a throw-away warehouse, never the real one
-	CRM_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint dbt/models
+	@# SQLFluff compiles the dbt project: a throw-away warehouse, never the real one, and the
+	@# default settings as dbt's vars (tests/sqlfluff_config.py)
+	tmp=$$(mktemp -d) && $(BIN)/python -m tests.sqlfluff_config > $$tmp/pyproject.toml \
+		&& CRM_DATA_DIR=$$tmp $(BIN)/sqlfluff lint --config $$tmp/pyproject.toml dbt/models
 
 ## dagster: the Dagster UI on http://127.0.0.1:3000 (workspace.yaml)
-dagster: setup
+dagster: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## sample-shop: regenerate the landing zone, e.g. make sample-shop ARGS="--scale small --format parquet"
@@ -56,6 +60,8 @@ check-campaigns: setup
 bench: setup
 	$(BIN)/python -m dagster_project.benchmark --scale $(SCALE) $(ARGS)
 
-## clean: remove everything the pipeline wrote (the data folder), keep .venv
-clean:
-	rm -rf "$(CRM_DATA_DIR)" dbt/target dbt/logs
+## clean: remove what the pipeline derived in the data folder (never the landing zone or the
+## shop config), keep .venv
+clean: setup
+	$(BIN)/crm-mart clean
+	rm -rf dbt/target dbt/logs

@@ -5,7 +5,7 @@ import dagster as dg
 from dagster_project.activate.assets import build_campaign_assets, campaign_day_job, contact_log
 from dagster_project.activate.catalogue import load_catalogue
 from dagster_project.ingest.assets import raw_assets
-from dagster_project.orchestration import jobs, schedules, sensors
+from dagster_project.orchestration import jobs, loggers, schedules, sensors
 from dagster_project.publish import bi_marts
 from dagster_project.quality.checks import mart_checks, raw_checks
 from dagster_project.resources import Warehouse
@@ -32,6 +32,7 @@ defs = dg.Definitions(
     schedules=schedules,
     sensors=sensors,
     resources={"warehouse": Warehouse(), "dbt": dbt_resource},
+    loggers=loggers,
     # DuckDB allows one writing process: steps of a run execute one after another.
     executor=dg.in_process_executor,
 )

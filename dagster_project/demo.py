@@ -1,6 +1,5 @@
-"""`make demo`: generate the sample shop, materialize every asset, print where everything is."""
+"""`crm-mart demo` (make demo): the sample shop, every asset, and where everything is."""
 
-import sys
 import time
 from datetime import date, timedelta
 
@@ -12,38 +11,49 @@ from dagster_project.activate.assets import (
     CAMPAIGN_DAY_SELECTION,
     EVALUATION_MODELS,
 )
+from dagster_project.cli import CommandError, ensure_dagster_home, landing_days
 from dagster_project.definitions import all_assets, all_checks
 from dagster_project.ingest.loader import RAW_SCHEMA
-from dagster_project.orchestration import failure_log
+from dagster_project.orchestration import (
+    failure_log,
+    progress_only,
+    progress_run_config,
+    say,
+)
 from dagster_project.publish import bi_marts, published_path
 from dagster_project.resources import Warehouse, open_warehouse, table_exists
-from dagster_project.sample_shop.generator import ShopConfig, generate, generated_summary
+from dagster_project.sample_shop.generator import (
+    LandingInUse,
+    ShopConfig,
+    foreign_files,
+    generate,
+    generated_summary,
+)
 from dagster_project.score.churn import RISK_TABLE
-from dagster_project.settings import Settings, load_settings
+from dagster_project.settings import Settings
 from dagster_project.transform.assets import crm_dbt_models, dbt_resource
 
 DEMO_SHOP = ShopConfig(bad_row_share=0.002)
 
 
 def ensure_sample_shop(settings: Settings, cfg: ShopConfig = DEMO_SHOP) -> None:
-    """Generate the sample shop unless the same one is already in the landing zone."""
-    if generated_summary(settings.landing_dir, cfg) is not None:
+    """Generate the sample shop unless the same one is already in the landing zone. A landing
+    zone holding any file the generator did not write stops the demo, unchanged."""
+    if generated_summary(settings.landing_dir, cfg) is not None and not foreign_files(
+        settings.landing_dir
+    ):
         print(f"Sample shop already in {settings.landing_dir} (delete it to regenerate).")
         return
     started = time.perf_counter()
-    summary = generate(cfg, settings.data_dir)
+    try:
+        summary = generate(cfg, settings.data_dir)
+    except LandingInUse as error:
+        raise CommandError(str(error)) from None
     print(
         f"Generated the sample shop ({cfg.customers:,} customers, {cfg.start} to {cfg.end}) "
         f"in {time.perf_counter() - started:.1f}s: "
         + ", ".join(f"{k} {v:,}" for k, v in summary["rows"].items())
     )
-
-
-def landing_days(settings: Settings) -> tuple[str, str]:
-    days = sorted(p.name[3:] for p in settings.landing_dir.glob("*/dt=*") if p.is_dir())
-    if not days:
-        raise SystemExit(f"No landing files under {settings.landing_dir}: nothing to load.")
-    return days[0], days[-1]
 
 
 def _materialize(
@@ -53,9 +63,6 @@ def _materialize(
     tags: dict[str, str] | None = None,
     as_of_date: str | None = None,
 ) -> dg.ExecuteInProcessResult:
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    if as_of_date:
-        run_config["ops"] = {"crm_dbt_models": {"config": {"as_of_date": as_of_date}}}
     return dg.materialize(
         [*all_assets, *all_checks],
         selection=selection,
@@ -63,8 +70,8 @@ def _materialize(
         resources={"warehouse": Warehouse(data_dir=str(settings.data_dir)), "dbt": dbt_resource},
         tags=tags,
         raise_on_error=False,
-        # the asset's own summaries and any error, not Dagster's step-by-step debug log
-        run_config=run_config,
+        # one line per step and any error, not Dagster's step-by-step debug log
+        run_config=progress_run_config(date.fromisoformat(as_of_date) if as_of_date else None),
     )
 
 
@@ -72,7 +79,10 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     """Ingestion and dbt; then the campaign_day job for the past days of the setting
     demo_campaign_history_days (so the contact log and campaign evaluation have numbers);
     then D's campaigns and the evaluation models. Returns the results of every run."""
-    first, last = landing_days(settings)
+    days = landing_days(settings)
+    if not days:
+        raise CommandError(f"no landing files under {settings.landing_dir}: nothing to load")
+    first, last = days[0].isoformat(), days[-1].isoformat()
     evaluation = dg.AssetSelection.assets(
         *(get_asset_key_for_model([crm_dbt_models], m) for m in EVALUATION_MODELS)
     )
@@ -91,8 +101,8 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
         results.append(_materialize(settings, instance, CAMPAIGN_DAY_SELECTION, as_of_date=day))
         if not results[-1].success:
             return results
-        print(f"Campaigns of {day} done ({history_days - back + 1} of {history_days} past days).")
-    print(f"Ran the campaigns of {history_days} past days in {time.perf_counter() - started:.1f}s.")
+        say(f"Campaigns of {day} done ({history_days - back + 1} of {history_days} past days).")
+    say(f"Ran the campaigns of {history_days} past days in {time.perf_counter() - started:.1f}s.")
     # D again, the evaluation, and the BI publication of the marts as of D
     final = CAMPAIGN_DAY_SELECTION | evaluation | dg.AssetSelection.assets(bi_marts)
     results.append(_materialize(settings, instance, final))
@@ -246,22 +256,23 @@ def _kpis_by_code(rows: list[tuple]) -> dict[str, tuple[str, list[str]]]:
     return kpis
 
 
-def main() -> None:
-    settings = load_settings()
+def failure_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Each failed step of a run and its error, one line each."""
+    return [
+        f"{e.step_key}: {e.step_failure_data.error.message.strip()}"
+        for e in result.all_events
+        if e.is_step_failure and e.step_failure_data.error
+    ]
+
+
+def main(settings: Settings) -> None:
+    """`crm-mart demo`: the sample shop, every asset, and where everything is."""
     ensure_sample_shop(settings)
+    ensure_dagster_home(settings)
     started = time.perf_counter()
-    results = materialize_with_campaign_history(settings, dg.DagsterInstance.get())
+    with progress_only():
+        results = materialize_with_campaign_history(settings, dg.DagsterInstance.get())
     if not results[-1].success:
-        failures = [
-            e.step_failure_data.error.message.strip()
-            for e in results[-1].all_events
-            if e.is_step_failure and e.step_failure_data.error
-        ]
-        print("The demo run failed:\n" + "\n".join(failures), file=sys.stderr)
-        sys.exit(1)
+        raise CommandError("the demo run failed:\n" + "\n".join(failure_lines(results[-1])))
     print(f"Materialized every asset in {time.perf_counter() - started:.1f}s.")
     print(summary(settings))
-
-
-if __name__ == "__main__":
-    main()

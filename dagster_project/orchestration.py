@@ -3,7 +3,11 @@ run-failure report. Times are in the store's time zone (settings in dbt/dbt_proj
 
 import hashlib
 import json
-from collections.abc import Iterable
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -177,6 +181,59 @@ def report_run_failure(context: dg.RunFailureSensorContext) -> None:
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
     context.log.error(f"Run {line['run_id']} of {line['job']} failed: {line['cause']}")
+
+
+_progress_to: list = [sys.stdout]  # where the progress lines go (progress_only sets it)
+
+
+@contextmanager
+def progress_only() -> Iterator[None]:
+    """Only the progress lines reach the terminal: the rest a run writes to stdout (dbt's
+    event lines, which dagster-dbt echoes) is dropped; dbt keeps its own log."""
+    _progress_to[0] = sys.stdout
+    with open(os.devnull, "w") as sink, redirect_stdout(sink):
+        yield
+
+
+class _StepProgress(logging.Handler):
+    """One line per finished step of a run, for the command line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "dagster_meta", {}).get("dagster_event")
+        if event is None or event.event_type_value not in ("STEP_SUCCESS", "STEP_FAILURE"):
+            return
+        if event.event_type_value == "STEP_SUCCESS":
+            seconds = event.event_specific_data.duration_ms / 1000
+            line = f"  done    {event.step_key} ({seconds:.1f}s)"
+        else:
+            error = event.event_specific_data.error
+            reason = (error.message if error else "").strip().splitlines()
+            line = f"  FAILED  {event.step_key}: {reason[0] if reason else ''}"
+        say(line)
+
+
+def say(line: str) -> None:
+    """A progress line for the terminal, also inside progress_only."""
+    print(line, file=_progress_to[0], flush=True)
+
+
+@dg.logger(description="One line per finished step (crm-mart run and the demo).")
+def progress(init_context: dg.InitLoggerContext) -> logging.Logger:
+    log = logging.Logger(f"crm-mart-progress-{init_context.run_id}", level=logging.DEBUG)
+    log.addHandler(_StepProgress())
+    return log
+
+
+# the loggers of every job: Dagster's console logger unless a run asks for progress
+loggers = {"console": dg.colored_console_logger, "progress": progress}
+
+
+def progress_run_config(as_of: date | None = None) -> dict:
+    """Run config for one progress line per step (and D, when given) instead of the log."""
+    config: dict = {"loggers": {"progress": {}}}
+    if as_of:
+        config["ops"] = {"crm_dbt_models": {"config": {"as_of_date": as_of.isoformat()}}}
+    return config
 
 
 jobs = [daily_pipeline, ingest_job, weekly_kpi_job]

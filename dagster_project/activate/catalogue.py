@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from dagster_project.ingest.contract import EVENT_TYPES
-from dagster_project.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings, load_settings
+from dagster_project.settings import DBT_PROJECT_DIR, Settings, load_settings
 
 CHANNELS = ("email", "sms", "push", "customer_match")
 SCHEDULES = ("daily", "weekly")
@@ -290,13 +290,9 @@ def parse_catalogue(text: str, path: Path, settings: Settings) -> list[Campaign]
     return [c for c in campaigns if c is not None]
 
 
-def catalogue_path(settings: Settings) -> Path:
-    return REPO_ROOT / str(settings.vars["campaign_catalogue"])
-
-
 def load_catalogue(path: Path | None = None, settings: Settings | None = None) -> list[Campaign]:
     settings = settings or load_settings()
-    path = path or catalogue_path(settings)
+    path = path or settings.campaign_catalogue
     if not path.exists():
         raise CatalogueError(path, ["the file does not exist (setting campaign_catalogue)"])
     return parse_catalogue(path.read_text(encoding="utf-8"), path, settings)
@@ -308,7 +304,7 @@ def main() -> None:
     except CatalogueError as error:
         print(error, file=sys.stderr)
         sys.exit(1)
-    print(f"{catalogue_path(load_settings())}: {len(campaigns)} campaigns, no mistakes.")
+    print(f"{load_settings().campaign_catalogue}: {len(campaigns)} campaigns, no mistakes.")
     for c in sorted(campaigns, key=lambda c: (c.channel, c.priority)):
         print(f"  {c.channel:<15} priority {c.priority:>3}  {c.schedule:<7} {c.id}: {c.name}")
 

@@ -102,7 +102,8 @@ def prepare(
 
 
 def expectations(prepared: Prepared) -> list[Any]:
-    """campaigns.md rule 7: unique ids, a valid address, consent, no control member, row count."""
+    """docs/campaigns.md rule 7: unique ids, a valid address, consent, no control member,
+    row count."""
     channel = prepared.campaign.channel
     rules: list[Any] = [
         gxe.ExpectColumnValuesToNotBeNull(column="_customer_id"),

@@ -1,4 +1,4 @@
-"""The raw data contract (shared/spec/data-contract.md) as data: entities, columns, types, rules."""
+"""The raw data contract (docs/data-contract.md) as data: entities, columns, types, rules."""
 
 from __future__ import annotations
 

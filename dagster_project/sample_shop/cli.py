@@ -6,15 +6,15 @@ import argparse
 import time
 from datetime import date
 
-from dagster_project.sample_shop.generator import SCALES, ShopConfig, generate
+from dagster_project.sample_shop.generator import SCALES, LandingInUse, ShopConfig, generate
 from dagster_project.settings import load_settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m dagster_project.sample_shop",
-        description="Write a realistic sample shop into $CRM_DATA_DIR/landing "
-        "(replacing an earlier sample shop there).",
+        description="Write a realistic sample shop into $CRM_DATA_DIR/landing: an empty "
+        "landing zone, or over an earlier sample shop (never over other files).",
     )
     parser.add_argument(
         "--scale", default="demo", help=f"{' | '.join(SCALES)} or a number of customers"
@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     cfg = config_from_args(args)
     settings = load_settings(args.data_dir)
     started = time.perf_counter()
-    summary = generate(cfg, settings.data_dir)
+    try:
+        summary = generate(cfg, settings.data_dir)
+    except LandingInUse as error:
+        raise SystemExit(str(error)) from None
     rows = ", ".join(f"{name} {n:,}" for name, n in summary["rows"].items())
     print(
         f"Sample shop ({cfg.customers:,} customers, {cfg.start} to {cfg.end}, seed {cfg.seed}) "

@@ -686,9 +686,44 @@ def _write_bad_files(cfg: ShopConfig, landing: Path) -> list[str]:
     return written
 
 
+class LandingInUse(RuntimeError):
+    """The landing zone holds files the generator did not write: it is left as it is."""
+
+
+def foreign_files(landing: Path) -> list[Path]:
+    """The files in landing that the generator did not write (all of them, when it has not
+    written there): a sample shop replaces only its own files, never a user's."""
+    if not landing.is_dir():
+        return []
+    summary = landing / SUMMARY_FILE
+    own: set[str] = set()
+    if summary.exists():
+        own = set(json.loads(summary.read_text(encoding="utf-8")).get("files", []))
+    return [
+        path
+        for path in sorted(landing.rglob("*"))
+        if path.is_file() and path != summary and path.relative_to(landing).as_posix() not in own
+    ]
+
+
+def refuse_foreign_files(landing: Path) -> None:
+    """Raise LandingInUse when landing holds a file the generator did not write."""
+    foreign = foreign_files(landing)
+    if foreign:
+        raise LandingInUse(
+            f"{landing} holds {len(foreign):,} file(s) the sample-shop generator did not write "
+            f"(e.g. {foreign[0].relative_to(landing)}): the sample shop is only written into an "
+            "empty landing zone or over an earlier sample shop. Nothing was changed; choose an "
+            "empty data folder (--data-dir or CRM_DATA_DIR) for the sample shop."
+        )
+
+
 def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
-    """Write the sample shop into data_dir's landing zone (replacing any earlier sample shop)."""
+    """Write the sample shop into data_dir's landing zone, replacing an earlier sample shop
+    there. Raises LandingInUse, and changes nothing, when the landing zone holds any file the
+    generator did not write."""
     landing = load_settings(data_dir).landing_dir
+    refuse_foreign_files(landing)
     staging = data_dir / "_sample_shop_staging"
     for path in [staging, *(landing / e for e in ENTITY_NAMES)]:
         shutil.rmtree(path, ignore_errors=True)
@@ -743,6 +778,13 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
         "config": config_summary(cfg),
         "rows": counts,
         "bad_files": bad_files,
+        # every file written: a later run may replace these, and nothing else
+        "files": sorted(
+            p.relative_to(landing).as_posix()
+            for name in ENTITY_NAMES
+            for p in (landing / name).rglob("*")
+            if p.is_file()
+        ),
         "generated_at": datetime.now().isoformat(timespec="seconds"),
     }
     (landing / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")

@@ -1,10 +1,12 @@
 """dbt models as Dagster assets (dagster-dbt). No SQL lives here: it is all in dbt/."""
 
+import json
 import os
 import shutil
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,14 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project.settings import AS_OF_ENV, DBT_PROJECT_DIR, load_settings
+from dagster_project.resources import Warehouse
+from dagster_project.settings import (
+    AS_OF_ENV,
+    DATA_DIR_ENV,
+    DBT_PROJECT_DIR,
+    Settings,
+    load_settings,
+)
 
 _settings = load_settings()
 dbt_project = DbtProject(
@@ -34,9 +43,20 @@ dbt_resource = DbtCliResource(
 )
 
 
+def vars_arg(settings: Settings) -> list[str]:
+    """The settings dbt reads, as dbt's --vars: every dbt invocation passes them."""
+    return ["--vars", json.dumps(settings.dbt_vars, sort_keys=True)]
+
+
+PARSED_VARS = dbt_project.target_path / "parsed_vars.json"  # the vars of the last parse
+
+
 def manifest_is_stale() -> bool:
-    """No manifest yet, or a file of the dbt project changed after it was written."""
-    if not dbt_project.manifest_path.exists():
+    """No manifest yet, a file of the dbt project changed after it was written, or the shop's
+    settings for dbt changed (then the partial parse that runs copy would be of no use)."""
+    if not dbt_project.manifest_path.exists() or not PARSED_VARS.exists():
+        return True
+    if PARSED_VARS.read_text(encoding="utf-8") != vars_arg(_settings)[1]:
         return True
     written = dbt_project.manifest_path.stat().st_mtime
     sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
@@ -47,7 +67,10 @@ def manifest_is_stale() -> bool:
 
 dbt_project.prepare_if_dev()  # under `dagster dev`: parse again on every reload
 if manifest_is_stale():  # elsewhere: parse when the project changed, for the asset definitions
-    dbt_resource.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+    dbt_resource.cli(
+        ["parse", "--quiet", *vars_arg(_settings)], target_path=dbt_project.target_path
+    ).wait()
+    PARSED_VARS.write_text(vars_arg(_settings)[1], encoding="utf-8")
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
@@ -70,10 +93,10 @@ class DbtBuildConfig(dg.Config):
 RUNS_DIR = dbt_project.target_path / "runs"  # each dbt run's compiled SQL and results
 
 
-def dbt_build_args(config: DbtBuildConfig) -> list[str]:
+def dbt_build_args(config: DbtBuildConfig, settings: Settings) -> list[str]:
     # unit tests prove the SQL in CI (tests/dbt). dagster-dbt drops the exclude of
     # @dbt_assets when it runs a subset, so every run states it again
-    args = ["build", "--exclude", "test_type:unit"]
+    args = ["build", "--exclude", "test_type:unit", *vars_arg(settings)]
     if config.as_of_date:
         # a day in the past rebuilds some models only (the campaign_day job): a test that
         # also reads a model left as of the newest day would compare two different days
@@ -93,31 +116,51 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     exclude="test_type:unit",
 )
 def crm_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    yield from start_build(context, dbt, config).stream()
-    prune_runs(RUNS_DIR, keep=int(_settings.vars["dbt_runs_kept"]))
+    settings = warehouse.get_settings()
+    yield from start_build(context, dbt, config, settings).stream()
+    prune_runs(RUNS_DIR, keep=int(settings.vars["dbt_runs_kept"]))
 
 
 def start_build(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: DbtBuildConfig,
+    settings: Settings,
 ) -> DbtCliInvocation:
-    """Start `dbt build` for config's D in its own folder under RUNS_DIR (not in the repo),
-    beside a copy of the project's parse, so that dbt only parses what changed since."""
+    """Start `dbt build` for config's D on the warehouse of settings, with its settings as
+    vars, in its own folder under RUNS_DIR (not in the repo) beside a copy of the project's
+    parse, so that dbt only parses what changed since."""
     target = RUNS_DIR / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
     target.mkdir(parents=True)
     parsed = dbt_project.target_path / "partial_parse.msgpack"
     if parsed.exists():
         shutil.copy(parsed, target / parsed.name)
-    previous = os.environ.pop(AS_OF_ENV, None)
-    if config.as_of_date:
-        os.environ[AS_OF_ENV] = config.as_of_date
-    try:  # dbt's process takes the environment as it starts, inside cli()
-        return dbt.cli(dbt_build_args(config), context=context, target_path=target)
+    # dbt's process takes the environment as it starts, inside cli(): D, and the data folder
+    # that profiles.yml reads the warehouse's path from
+    with _environment({AS_OF_ENV: config.as_of_date, DATA_DIR_ENV: str(settings.data_dir)}):
+        return dbt.cli(dbt_build_args(config, settings), context=context, target_path=target)
+
+
+@contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables for the block, then restore them."""
+    previous = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+        yield
     finally:
-        os.environ.pop(AS_OF_ENV, None)
-        if previous is not None:
-            os.environ[AS_OF_ENV] = previous
+        for name, value in previous.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
 
 
 def prune_runs(folder: Path, keep: int) -> None:

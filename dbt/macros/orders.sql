@@ -1,7 +1,7 @@
 {#- What an order version is: used by stg_shop__orders (the current state) and by
     int_churn_features (the state at a cutoff), so both read the same rules. -#}
 
-{#- A purchase (metrics.md): paid, not cancelled, with a positive net amount. -#}
+{#- A purchase (docs/metrics.md): paid, not cancelled, with a positive net amount. -#}
 {% macro is_purchase() -%}
     (
         paid_at is not null

@@ -1,5 +1,6 @@
 """Run the real dbt project against a test warehouse."""
 
+import json
 import os
 import subprocess
 import sys
@@ -15,10 +16,18 @@ from dagster_project.settings import AS_OF_ENV, DBT_PROJECT_DIR, Settings
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
-def run_dbt(settings: Settings, *args: str, as_of: str | None = None, check: bool = True) -> str:
-    """dbt <args> on settings' warehouse; fails the test with dbt's output when dbt fails
-    (unless check is False: then dbt's output is returned either way)."""
+def run_dbt(
+    settings: Settings,
+    *args: str,
+    as_of: str | None = None,
+    check: bool = True,
+    extra_vars: dict | None = None,
+) -> str:
+    """dbt <args> on settings' warehouse, with settings' vars (and extra_vars) as Dagster
+    passes them; fails the test with dbt's output when dbt fails (unless check is False:
+    then dbt's output is returned either way)."""
     command = [DBT, *args, "--target-path", str(settings.data_dir / "dbt" / "target")]
+    command += ["--vars", json.dumps({**settings.dbt_vars, **(extra_vars or {})})]
     command += ["--log-path", str(settings.data_dir / "dbt" / "logs")]
     env = {**os.environ, "CRM_DATA_DIR": str(settings.data_dir)}
     env.pop(AS_OF_ENV, None)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from dagster_project.sample_shop.generator import ShopConfig
-from dagster_project.settings import dbt_vars, load_settings
+from dagster_project.settings import default_values, load_settings
 from tests.dbt.helpers import empty_raw_tables, execute, load_shop, query, run_dbt
 
 SHOP = ShopConfig(customers=1500, days=240, seed=11)
@@ -35,8 +35,8 @@ def test_unit_and_schema_tests_pass_on_a_fresh_warehouse(tmp_path):
     as_of = "select as_of_date from intermediate.int_as_of_date"
     assert query(settings, as_of) == [(date(2026, 2, 2),)]
     # by hand, the var as_of_date gives D, ahead of the environment
-    run_dbt(settings, "run", "--select", "int_as_of_date", "--vars", '{as_of_date: "2026-02-03"}',
-            as_of="2026-02-02")  # fmt: skip
+    run_dbt(settings, "run", "--select", "int_as_of_date", as_of="2026-02-02",
+            extra_vars={"as_of_date": "2026-02-03"})  # fmt: skip
     assert query(settings, as_of) == [(date(2026, 2, 3),)]
 
 
@@ -172,7 +172,7 @@ def test_favourite_categories_built_incrementally_equal_a_rebuild(shop):
 
 def stage_on(day, purchases, activity, known_from):
     """metrics.md's stage rules, applied literally to one customer on one day."""
-    v = dbt_vars()
+    v = default_values()
     bought = [p for p in purchases if p <= day]
     if bought:
         r = (day - max(bought)).days

@@ -12,6 +12,7 @@ from dagster_project.ingest.contract import ENTITIES
 from dagster_project.ingest.loader import load_partitions
 from dagster_project.sample_shop.generator import (
     SUMMARY_FILE,
+    LandingInUse,
     ShopConfig,
     generate,
     generated_summary,
@@ -207,3 +208,22 @@ def test_make_demo_reuses_the_same_shop_and_regenerates_another(tmp_path, capsys
     ensure_sample_shop(settings, other)
     assert generated_summary(settings.landing_dir, other)["rows"]["customers"] == 201
     assert generated_summary(settings.landing_dir, small) is None
+
+
+def test_the_generator_replaces_only_its_own_files_never_a_users(tmp_path):
+    cfg = ShopConfig(customers=50, days=10)
+    generate(cfg, tmp_path)
+    landing = load_settings(tmp_path).landing_dir
+    mine = landing / "orders" / "dt=2099-01-01" / "mine.csv"
+    mine.parent.mkdir()
+    mine.write_text("order_id\nmine\n", encoding="utf-8")
+    before = sorted(p for p in landing.rglob("*") if p.is_file())
+    with pytest.raises(
+        LandingInUse, match=r"holds 1 file\(s\) .* \(e.g. orders/dt=2099-01-01/mine.csv\)"
+    ):
+        generate(cfg, tmp_path)
+    assert sorted(p for p in landing.rglob("*") if p.is_file()) == before
+    assert mine.read_text(encoding="utf-8") == "order_id\nmine\n"
+    mine.unlink()
+    generate(ShopConfig(customers=60, days=10), tmp_path)  # over its own shop: allowed
+    assert generated_summary(landing, ShopConfig(customers=60, days=10)) is not None

@@ -1,4 +1,4 @@
-"""BG/NBD and Gamma-Gamma reproduce the published CDNOW estimates (../shared/data/cdnow)."""
+"""BG/NBD and Gamma-Gamma reproduce the published CDNOW estimates (tests/data/cdnow)."""
 
 from datetime import date
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 
 from dagster_project.score.btyd import BgNbd, GammaGamma
 
-CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)  # 39 weeks from 1997-01-01
 HOLDOUT_END = date(1998, 6, 30)  # 39 more weeks
 

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_project.definitions import defs
 from dagster_project.demo import materialize_with_campaign_history, summary
 from dagster_project.sample_shop.generator import ShopConfig, generate
-from dagster_project.settings import DBT_PROJECT_DIR, Settings, dbt_vars
+from dagster_project.settings import DBT_PROJECT_DIR, SHOP_CONFIG, load_settings
 from dagster_project.transform.assets import RUNS_DIR, prune_runs
 
 
@@ -29,7 +29,9 @@ def test_dbt_models_are_assets_downstream_of_the_raw_assets_grouped_by_folder():
 def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_path, monkeypatch):
     data = tmp_path / "data"
     monkeypatch.setenv("CRM_DATA_DIR", str(data))  # dbt reads it from the environment
-    settings = Settings(data_dir=data, vars={**dbt_vars(), "demo_campaign_history_days": 3})
+    data.mkdir()
+    (data / SHOP_CONFIG).write_text("demo_campaign_history_days: 3\n", encoding="utf-8")
+    settings = load_settings(data)
     shop = ShopConfig(customers=300, days=60, bad_row_share=0.01)
     generate(shop, data)
     in_repo = set((DBT_PROJECT_DIR / "target").glob("*"))

@@ -3,7 +3,7 @@
 -- project again, while a changed environment variable re-parses only this file), or else the
 -- last day with data. The last day is computed either way, so the model's parents do not
 -- change with D (Dagster orders assets by them).
-{%- set as_of_date = var('as_of_date') or env_var('CRM_AS_OF_DATE', '') %}
+{%- set as_of_date = var('as_of_date', none) or env_var('CRM_AS_OF_DATE', '') %}
 with orders as (
     select max(greatest(created_date, {{ to_store_date('updated_at') }})) as last_day
     from {{ ref('stg_shop__orders') }}

@@ -8,7 +8,7 @@
         post_hook="delete from {{ this }} where favourite_category is null",
     )
 }}
--- Each customer's favourite category as of D (metrics.md, "Customer facts"): the most units
+-- Each customer's favourite category as of D (docs/metrics.md, "Customer facts"): the most units
 -- bought; for a customer who bought nothing, the most viewed; ties alphabetically. One row
 -- per customer with a bought or viewed category; favourite_is_bought tells which (the churn
 -- features of D take the bought ones).

@@ -1,4 +1,4 @@
--- Current state per order: the newest version wins. A purchase (metrics.md) is a paid,
+-- Current state per order: the newest version wins. A purchase (docs/metrics.md) is a paid,
 -- not cancelled order with a positive net amount; its day is the paid day in store time.
 {{
     config(

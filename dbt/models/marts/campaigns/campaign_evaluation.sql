@@ -2,7 +2,7 @@
 -- bought within the attribution window in each arm, conversion rates, the absolute uplift
 -- (treatment rate - control rate) with its confidence interval (two proportions, normal
 -- approximation, z = var uplift_confidence_z), the incremental net revenue, and the wake-up
--- and reactivation rates of the treatment arm (metrics.md, "Campaign evaluation").
+-- and reactivation rates of the treatment arm (docs/metrics.md, "Campaign evaluation").
 with outcomes as (
     select * from {{ ref('int_campaign_contact_outcomes') }}
 ),

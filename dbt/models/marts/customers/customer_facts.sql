@@ -1,5 +1,5 @@
 -- One row per known customer as of D: value, recency, activity, profile, consent, tier and
--- the buy-till-you-die summary (metrics.md, "Customer facts").
+-- the buy-till-you-die summary (docs/metrics.md, "Customer facts").
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),

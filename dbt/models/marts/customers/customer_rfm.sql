@@ -1,5 +1,5 @@
 -- One row per customer with at least one purchase as of D: R, F and M values, 1-5 scores,
--- the 125-cell code and the eight RFM groups (metrics.md, "RFM").
+-- the 125-cell code and the eight RFM groups (docs/metrics.md, "RFM").
 -- R is days since the last purchase over all history; F (purchase days) and M (net revenue)
 -- are over the RFM window. A buyer with no purchase in the window has F = M = 0 and F score 1.
 with as_of as (

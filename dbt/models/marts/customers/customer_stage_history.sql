@@ -15,7 +15,7 @@
 -- on. Data later than that reaches the history with a full refresh
 -- (dbt build --full-refresh --select customer_stage_history).
 --
--- Stages (metrics.md): a buyer's stage on day d follows the days since the last purchase on
+-- Stages (docs/metrics.md): a buyer's stage on day d follows the days since the last purchase on
 -- or before d; before the first purchase a person is a prospect, by the strongest activity
 -- in the prospect window ending on d.
 

@@ -38,7 +38,8 @@ band_runs as (
             '{{ band.kpi }}' as kpi,
             case when purchase_day_number >= 2 then 'returning' else 'new' end as customer_type,
             {{ week_start(add_days('purchase_date', band.min_days + 6)) }} as first_week,
-            {% if band.max_days is not none %}
+            {#- max_days absent or null: the band is open-ended #}
+            {% if band.get('max_days') is not none %}
                 least(
                     {{ week_start(add_days('purchase_date', band.max_days)) }},
                     coalesce({{ week_start('next_purchase_date') }}, {{ week_start(add_days('purchase_date', band.max_days)) }})

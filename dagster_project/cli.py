@@ -1,0 +1,463 @@
+"""The `crm-mart` command line: init a shop's data folder, run it, ask its status, the demo.
+
+Every command works on one data folder: --data-dir, else $CRM_DATA_DIR, else the current
+folder when it holds a shop config (crm-mart.yml), else data/ in the checkout. Its settings
+are checked before anything runs. Exit code 0 on success; otherwise one line per problem,
+naming the file, setting or check, and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dagster_project.settings import (
+    DATA_DIR_ENV,
+    DEFAULT_DATA_DIR,
+    SHOP_CONFIG,
+    Settings,
+    SettingsError,
+    default_values,
+    describe,
+    load_settings,
+    resolve,
+)
+
+DAGSTER_CONFIG = Path(__file__).with_name("dagster.yaml")  # the run queue and telemetry
+# what the pipeline derives in a data folder: `crm-mart clean` removes these and nothing else
+DERIVED = (
+    "warehouse.duckdb",
+    "warehouse.duckdb.wal",
+    "marts.duckdb",
+    "marts.duckdb.wal",
+    "bi",
+    "exports",
+    "quality",
+    "models",
+    "dbt",
+    "dagster_home",
+    "_sample_shop_staging",
+)
+INIT_KEYS = {  # what `crm-mart init` asks for, by option
+    "timezone": "store_timezone",
+    "currency": "reporting_currency",
+    "first_day": "first_partition_date",
+}
+
+
+class CommandError(RuntimeError):
+    """A command that cannot go on: the message says why and what to do."""
+
+
+def find_data_dir(given: str | None) -> Path:
+    if given:
+        return Path(given).resolve()
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).resolve()
+    if (Path.cwd() / SHOP_CONFIG).exists():
+        return Path.cwd().resolve()
+    return DEFAULT_DATA_DIR.resolve()
+
+
+def use_data_dir(folder: Path) -> Settings:
+    """Check the folder's settings and point everything that reads the environment at it
+    (the Dagster code, dbt's profile, Dagster's run history in dagster_home/)."""
+    settings = load_settings(folder)
+    os.environ[DATA_DIR_ENV] = str(settings.data_dir)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    return settings
+
+
+def ensure_dagster_home(settings: Settings) -> None:
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        shutil.copyfile(DAGSTER_CONFIG, config)
+
+
+# --- init ------------------------------------------------------------------------------------
+
+
+def shop_config_text(chosen: dict[str, object]) -> str:
+    """A commented shop config: the settings chosen, the other common ones at their defaults
+    as comments."""
+    defaults = default_values()
+    lines = [
+        "# crm-mart shop config: only what differs from the defaults. Every setting, its",
+        "# default and its meaning: docs/settings.md. Environment variables CRM_<SETTING>",
+        "# override this file; `crm-mart settings` shows what is in force and from where.",
+    ]
+    for key in INIT_KEYS.values():
+        value = chosen.get(key, defaults[key])
+        text = f"{key}: {value!r}" if isinstance(value, str) else f"{key}: {value}"
+        lines.append(text if key in chosen else f"# {text}")
+    lines += [
+        "# any threshold, for example:",
+        f"# stage_active_max_days: {defaults['stage_active_max_days']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from dagster_project.ingest.contract import ENTITIES
+
+    folder = Path(args.dir).resolve()
+    defaults = default_values()
+    chosen = {
+        key: getattr(args, option)
+        for option, key in INIT_KEYS.items()
+        if getattr(args, option) is not None
+    }
+    # checked before anything is written, naming the option
+    resolve(chosen, {key: f"--{opt.replace('_', '-')}" for opt, key in INIT_KEYS.items()})
+    chosen = {k: v for k, v in chosen.items() if str(v) != str(defaults[k])}
+    config = folder / SHOP_CONFIG
+    if config.exists():
+        print(f"{config} exists already: left as it is.")
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        config.write_text(shop_config_text(chosen), encoding="utf-8")
+        print(f"Wrote {config}.")
+    settings = use_data_dir(folder)
+    for entity in ENTITIES:
+        (settings.landing_dir / entity).mkdir(parents=True, exist_ok=True)
+    ensure_dagster_home(settings)
+    print(
+        f"Shop folder ready: {folder}\n"
+        f"Next: put files in {settings.landing_dir}/<entity>/dt=YYYY-MM-DD/ "
+        f"(entities: {', '.join(ENTITIES)}; docs/data-contract.md), then\n"
+        f"  crm-mart --data-dir {folder} run"
+    )
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def landing_days(settings: Settings) -> list[date]:
+    """The partition days that hold landing files; a folder that is not dt=YYYY-MM-DD is an
+    error naming it."""
+    days = set()
+    for folder in sorted(settings.landing_dir.glob("*/dt=*")):
+        if not any(p.is_file() for p in folder.iterdir()):
+            continue
+        try:
+            days.add(date.fromisoformat(folder.name[3:]))
+        except ValueError:
+            raise CommandError(
+                f"{folder}: not a day; landing folders are named dt=YYYY-MM-DD"
+            ) from None
+    return sorted(days)
+
+
+def store_today(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.store_timezone)).date()
+
+
+def choose_days(
+    settings: Settings, day: date | None, first: date | None, last: date | None
+) -> tuple[date, date, date | None]:
+    """The partition days to load (first, last) and the as-of day D (None: the last day
+    with data, as the daily schedule builds)."""
+    if day:
+        first = last = day
+    if first or last:
+        if not (first and last):
+            raise CommandError("give both --from and --to, e.g. --from 2025-01-01 --to 2025-01-31")
+        if first > last:
+            raise CommandError(f"--from {first} is after --to {last}")
+        chosen = (first, last, last)
+    else:
+        days = landing_days(settings)
+        today = store_today(settings)
+        complete = [d for d in days if d < today]
+        if not complete:
+            raise CommandError(
+                f"no landing files before today ({today}, {settings.store_timezone}) under "
+                f"{settings.landing_dir}: put files in <entity>/dt=YYYY-MM-DD/ and run again"
+            )
+        waiting = [d for d in days_with_waiting_files(settings) if d < today]
+        chosen = (min(waiting, default=complete[-1]), complete[-1], None)
+    start = settings.first_partition_date
+    if chosen[0] < start:
+        raise CommandError(
+            f"{chosen[0]} is before the first partition day {start}: set first_partition_date "
+            f"in {settings.config_path} to load it"
+        )
+    return chosen
+
+
+def waiting_files(settings: Settings) -> dict[str, list[str]]:
+    """Per entity, the landing files not in the warehouse's file ledger (by path and size)."""
+    from dagster_project.ingest.contract import ENTITIES
+    from dagster_project.ingest.loader import RAW_SCHEMA
+    from dagster_project.resources import open_warehouse, table_exists
+
+    loaded: set[tuple[str, int]] = set()
+    if settings.warehouse_path.exists():
+        with open_warehouse(settings, read_only=True) as conn:
+            if table_exists(conn, f"{RAW_SCHEMA}.file_ledger"):
+                rows = conn.execute(
+                    f"select source_file, size_bytes from {RAW_SCHEMA}.file_ledger"
+                ).fetchall()
+                loaded = {(name, size) for name, size in rows}
+    waiting: dict[str, list[str]] = {}
+    for entity in ENTITIES:
+        for path in sorted((settings.landing_dir / entity).glob("dt=*/*")):
+            if not path.is_file() or path.name.startswith((".", "_")):
+                continue
+            rel = path.relative_to(settings.data_dir).as_posix()
+            if (rel, path.stat().st_size) not in loaded:
+                waiting.setdefault(entity, []).append(rel)
+    return waiting
+
+
+def days_with_waiting_files(settings: Settings) -> list[date]:
+    days = set()
+    for files in waiting_files(settings).values():
+        for rel in files:
+            try:
+                days.add(date.fromisoformat(Path(rel).parent.name[3:]))
+            except ValueError:
+                continue
+    return sorted(days)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+    from dagster_project.demo import failure_lines, summary
+    from dagster_project.orchestration import progress_only, progress_run_config
+
+    first, last, as_of = choose_days(settings, args.day, args.start, args.end)
+    ensure_dagster_home(settings)
+    span = f"{first}" if first == last else f"{first} to {last}"
+    print(f"Loading landing days {span}; building everything as of {as_of or 'the last day'}.")
+    # the job the daily schedule runs, on one day or a range of partition days
+    tags = {}
+    if first != last:
+        tags = {
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        }
+    with progress_only():
+        result = defs.get_job_def("daily_pipeline").execute_in_process(
+            run_config=progress_run_config(as_of),
+            instance=dg.DagsterInstance.get(),
+            partition_key=first.isoformat() if first == last else None,
+            tags=tags,
+            raise_on_error=False,
+        )
+    if not result.success:
+        raise CommandError("the run failed:\n" + "\n".join(failure_lines(result)))
+    print(summary(settings))
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def _when(timestamp: float, settings: Settings) -> str:
+    moment = datetime.fromtimestamp(timestamp, ZoneInfo(settings.store_timezone))
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _run_days(instance: object, run_id: str) -> str:
+    """The partition day or range a run loaded, from its tags."""
+    run = instance.get_run_by_id(run_id)  # type: ignore[attr-defined]
+    tags = run.tags if run else {}
+    if "dagster/partition" in tags:
+        return f"day {tags['dagster/partition']}"
+    if "dagster/asset_partition_range_start" in tags:
+        return (
+            f"days {tags['dagster/asset_partition_range_start']} to "
+            f"{tags['dagster/asset_partition_range_end']}"
+        )
+    return "no partition"
+
+
+def status_report(settings: Settings) -> str:
+    """Per entity and mart: the last good run and its day; files waiting in the landing
+    zone; rows quarantined by the last load; the failed checks with their messages."""
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+    from dagster_project.ingest.assets import raw_key
+    from dagster_project.ingest.contract import ENTITIES
+    from dagster_project.resources import open_warehouse, table_exists
+
+    lines = [f"Shop folder {settings.data_dir} (store time {settings.store_timezone})"]
+    if settings.warehouse_path.exists():
+        try:
+            with open_warehouse(settings, read_only=True) as conn:
+                if table_exists(conn, "intermediate.int_as_of_date"):
+                    (as_of,) = conn.execute(
+                        "select as_of_date from intermediate.int_as_of_date"
+                    ).fetchone()
+                    lines.append(f"Marts as of {as_of}.")
+        except Exception as error:  # a run holds the write lock: the rest still answers
+            lines.append(f"The warehouse cannot be read now ({str(error).splitlines()[0]}).")
+    waiting = waiting_files(settings)
+    if not settings.dagster_home.exists():
+        return "\n".join([*lines, "No run yet: crm-mart run builds the shop."])
+    instance = dg.DagsterInstance.get()
+    graph = defs.resolve_asset_graph()
+    raw = [raw_key(entity) for entity in ENTITIES]
+    marts = sorted(
+        (k for k in graph.get_all_asset_keys() if k.path[0] in ("marts", "exports", "bi")),
+        key=lambda k: k.to_user_string(),
+    )
+    latest = instance.get_latest_materialization_events([*raw, *marts])
+    lines += ["", "Entities: last good load, files waiting, rows quarantined by that load"]
+    for entity, key in zip(ENTITIES, raw, strict=True):
+        event = latest.get(key)
+        files = len(waiting.get(entity, []))
+        if event is None:
+            done = "never loaded"
+            quarantined = ""
+        else:
+            meta = event.asset_materialization.metadata  # type: ignore[union-attr]
+            shown = meta.get("rows_quarantined")
+            quarantined = f", {shown.value:,} quarantined" if shown is not None else ""
+            done = f"{_when(event.timestamp, settings)} ({_run_days(instance, event.run_id)})"
+        lines.append(f"  {entity:<16} {done}, {files} file(s) waiting{quarantined}")
+    lines += ["", "Marts, scores, exports and the BI copy: last good build"]
+    for key in marts:
+        event = latest.get(key)
+        done = (
+            f"{_when(event.timestamp, settings)} ({_run_days(instance, event.run_id)})"
+            if event
+            else "never built"
+        )
+        lines.append(f"  {key.to_user_string():<40} {done}")
+    checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        list(graph.asset_check_keys)
+    )
+    failed = []
+    for check_key, record in sorted(checks.items(), key=lambda item: str(item[0])):
+        evaluation = record.event.dagster_event.event_specific_data if record.event else None
+        if evaluation is None or getattr(evaluation, "passed", True):
+            continue
+        severity = evaluation.severity.value
+        message = (evaluation.description or "failed").splitlines()[0]
+        failed.append(
+            f"  {severity:<5} {check_key.asset_key.to_user_string()} {check_key.name}: {message}"
+        )
+    lines += ["", f"Failed checks (latest result of each): {len(failed)}", *failed]
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
+    print(status_report(settings))
+
+
+# --- demo, settings, clean -------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from dagster_project.sample_shop.generator import LandingInUse, refuse_foreign_files
+
+    try:  # before anything is imported that writes into the data folder (dbt's parse)
+        refuse_foreign_files(settings.landing_dir)
+    except LandingInUse as error:
+        raise CommandError(str(error)) from None
+    from dagster_project import demo
+
+    demo.main(settings)
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    print(json.dumps(settings.dbt_vars) if args.dbt_vars else describe(settings))
+
+
+def cmd_clean(args: argparse.Namespace, settings: Settings) -> None:
+    removed = []
+    for name in DERIVED:
+        path = settings.data_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    kept = "; the landing zone and the shop config are kept"
+    print(
+        f"Removed from {settings.data_dir}: {', '.join(removed)}{kept}."
+        if removed
+        else f"Nothing to remove in {settings.data_dir}{kept}."
+    )
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="crm-mart",
+        description="Customer lifecycle marts and campaign audiences from a shop's raw data.",
+    )
+    top.add_argument(
+        "--data-dir",
+        help="the shop's data folder (default: $CRM_DATA_DIR, else the current folder if it "
+        "holds crm-mart.yml, else data/ in the checkout)",
+    )
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init = sub.add_parser("init", help="create a shop's data folder and its shop config")
+    init.add_argument("dir", help="the folder to create (it may exist)")
+    init.add_argument("--timezone", help="the store's IANA time zone, e.g. Europe/London")
+    init.add_argument("--currency", help="the reporting currency, e.g. GBP")
+    init.add_argument("--first-day", type=_day, help="the first landing day (YYYY-MM-DD)")
+    run = sub.add_parser(
+        "run",
+        help="load what has landed and build everything (default: up to the last complete day)",
+    )
+    when = run.add_mutually_exclusive_group()
+    when.add_argument("--day", type=_day, help="load this day and build as of it")
+    when.add_argument("--from", dest="start", type=_day, help="first day of a range (with --to)")
+    run.add_argument("--to", dest="end", type=_day, help="last day of a range: D")
+    sub.add_parser("status", help="last good runs, files waiting, quarantine, failed checks")
+    sub.add_parser("demo", help="the sample shop, every asset, and a summary (make demo)")
+    show = sub.add_parser("settings", help="every setting in force and where it was set")
+    show.add_argument("--dbt-vars", action="store_true", help="only dbt's vars, as JSON")
+    sub.add_parser("clean", help="remove what the pipeline derived; keep the landing zone")
+    return top
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "demo": cmd_demo,
+    "settings": cmd_settings,
+    "clean": cmd_clean,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "init":
+            cmd_init(args)
+        else:
+            settings = use_data_dir(find_data_dir(args.data_dir))
+            COMMANDS[args.command](args, settings)
+    except (SettingsError, CommandError) as error:
+        print(f"crm-mart {args.command}: {error}", file=sys.stderr)
+        sys.exit(2 if isinstance(error, SettingsError) else 1)
+
+
+if __name__ == "__main__":
+    main()
