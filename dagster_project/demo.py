@@ -70,8 +70,10 @@ def _materialize(
         resources={"warehouse": Warehouse(data_dir=str(settings.data_dir)), "dbt": dbt_resource},
         tags=tags,
         raise_on_error=False,
-        # one line per step and any error, not Dagster's step-by-step debug log
-        run_config=progress_run_config(date.fromisoformat(as_of_date) if as_of_date else None),
+        # warnings and errors, not Dagster's step-by-step debug log
+        run_config=progress_run_config(
+            date.fromisoformat(as_of_date) if as_of_date else None, progress=False
+        ),
     )
 
 
@@ -88,6 +90,7 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     )
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     # one run over every partition day that has landing files, and everything downstream
+    say(f"Loading {first} to {last} and building everything downstream (a few minutes).")
     results = [
         _materialize(settings, instance, dg.AssetSelection.all() - CAMPAIGN_ASSETS, tags=tags)
     ]

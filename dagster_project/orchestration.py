@@ -228,9 +228,12 @@ def progress(init_context: dg.InitLoggerContext) -> logging.Logger:
 loggers = {"console": dg.colored_console_logger, "progress": progress}
 
 
-def progress_run_config(as_of: date | None = None) -> dict:
-    """Run config for one progress line per step (and D, when given) instead of the log."""
-    config: dict = {"loggers": {"progress": {}}}
+def progress_run_config(as_of: date | None = None, progress: bool = True) -> dict:
+    """Run config for one progress line per step (and D, when given) instead of the log.
+    Jobs built outside these definitions (dg.materialize) have only Dagster's console
+    logger: progress=False keeps its warnings and errors."""
+    quiet = {"console": {"config": {"log_level": "WARNING"}}}
+    config: dict = {"loggers": {"progress": {}} if progress else quiet}
     if as_of:
         config["ops"] = {"crm_dbt_models": {"config": {"as_of_date": as_of.isoformat()}}}
     return config
