@@ -23,9 +23,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
+# copied once: a dagster.yaml you changed is kept (compare it with ours after an upgrade)
 $(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp $< $@
+	@if [ -e $@ ]; then cmp -s $< $@ || echo "note: keeping your $@; see $< for what changed"; \
+		touch $@; else cp $< $@; fi
 
 ## demo: generate the sample shop, materialize every asset, print where everything is
 demo: setup

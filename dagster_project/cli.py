@@ -202,7 +202,8 @@ def waiting_files(settings: Settings) -> dict[str, list[str]]:
         with open_warehouse(settings, read_only=True) as conn:
             if table_exists(conn, f"{RAW_SCHEMA}.file_ledger"):
                 rows = conn.execute(
-                    f"select source_file, size_bytes from {RAW_SCHEMA}.file_ledger"
+                    f"select source_file, size_bytes from {RAW_SCHEMA}.file_ledger "
+                    "where replaced_at is null"
                 ).fetchall()
                 loaded = {(name, size) for name, size in rows}
     waiting: dict[str, list[str]] = {}
@@ -280,6 +281,31 @@ def _run_days(instance: object, run_id: str) -> str:
     return "no partition"
 
 
+def recent_runs(instance: object, settings: Settings, limit: int = 10) -> list[str]:
+    """The latest runs, newest first: when each last changed, its job, its state and, if it
+    failed, why (a run whose process died is failed by the daemon's run monitoring)."""
+    import dagster as dg
+
+    from dagster_project.orchestration import failure_text
+
+    lines = []
+    for record in instance.get_run_records(limit=limit * 5):  # type: ignore[attr-defined]
+        run = record.dagster_run
+        if run.job_name.startswith("__") or len(lines) == limit:  # one-off asset jobs
+            continue
+        when = _when(record.update_timestamp.timestamp(), settings)
+        line = f"  {when} {run.job_name:<16} {run.status.value.lower()}"
+        if run.status == dg.DagsterRunStatus.FAILURE:
+            events = instance.all_logs(  # type: ignore[attr-defined]
+                run.run_id,
+                of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE},
+            )
+            causes = [failure_text(e.dagster_event) for e in events if e.dagster_event]
+            line += ": " + next((c.splitlines()[0] for c in causes if c), "")
+        lines.append(line)
+    return lines
+
+
 def status_report(settings: Settings) -> str:
     """Per entity and mart: the last good run and its day; files waiting in the landing
     zone; rows quarantined by the last load; the failed checks with their messages."""
@@ -288,6 +314,7 @@ def status_report(settings: Settings) -> str:
     from dagster_project.definitions import defs
     from dagster_project.ingest.assets import raw_key
     from dagster_project.ingest.contract import ENTITIES
+    from dagster_project.ingest.loader import unrecognised_files
     from dagster_project.resources import open_warehouse, table_exists
 
     lines = [f"Shop folder {settings.data_dir} (store time {settings.store_timezone})"]
@@ -325,6 +352,11 @@ def status_report(settings: Settings) -> str:
             quarantined = f", {shown.value:,} quarantined" if shown is not None else ""
             done = f"{_when(event.timestamp, settings)} ({_run_days(instance, event.run_id)})"
         lines.append(f"  {entity:<16} {done}, {files} file(s) waiting{quarantined}")
+    stray = unrecognised_files(settings)
+    if stray:
+        lines += ["", f"Files in the landing zone that are never loaded: {len(stray)}"]
+        lines += [f"  {path}: {reason}" for path, _, reason, _ in stray[:10]]
+        lines += [f"  ... and {len(stray) - 10} more"] if len(stray) > 10 else []
     lines += ["", "Marts, scores, exports and the BI copy: last good build"]
     for key in marts:
         event = latest.get(key)
@@ -348,6 +380,7 @@ def status_report(settings: Settings) -> str:
             f"  {severity:<5} {check_key.asset_key.to_user_string()} {check_key.name}: {message}"
         )
     lines += ["", f"Failed checks (latest result of each): {len(failed)}", *failed]
+    lines += ["", "Latest runs", *(recent_runs(instance, settings) or ["  none"])]
     return "\n".join(lines)
 
 

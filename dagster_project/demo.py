@@ -119,7 +119,7 @@ def summary(settings: Settings) -> str:
             select entity, count(*) filter (where status = 'loaded'),
                 count(*) filter (where status = 'duplicate'),
                 sum(rows_loaded), sum(rows_quarantined)
-            from {RAW_SCHEMA}.file_ledger group by 1 order by 1
+            from {RAW_SCHEMA}.file_ledger where replaced_at is null group by 1 order by 1
             """
         ).fetchall()
         (as_of,) = conn.execute("select as_of_date from intermediate.int_as_of_date").fetchone()

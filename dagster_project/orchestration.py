@@ -156,19 +156,23 @@ def failure_log(settings: Settings) -> Path:
     return settings.data_dir / "quality" / "run_failures.log"
 
 
+def failure_text(event: dg.DagsterEvent) -> str:
+    """What a failure event says: a step's own message (or its error's), else the run's."""
+    if event.is_step_failure:
+        data = event.step_failure_data
+        user = data.user_failure_data if data else None
+        error = data.error if data else None
+        return ((user.description if user else None) or (error.message if error else "")).strip()
+    return (event.message or "").strip()
+
+
 @dg.run_failure_sensor(
     description="Writes each failed run, with the cause, to $CRM_DATA_DIR/quality/"
     "run_failures.log (one line per run; point an alert at it).",
     monitor_all_code_locations=False,
 )
 def report_run_failure(context: dg.RunFailureSensorContext) -> None:
-    causes = []
-    for event in context.get_step_failure_events():
-        data = event.step_failure_data
-        user = data.user_failure_data if data else None
-        error = data.error if data else None
-        text = (user.description if user else None) or (error.message if error else "")
-        causes.append(f"{event.step_key}: {text.strip()}")
+    causes = [f"{e.step_key}: {failure_text(e)}" for e in context.get_step_failure_events()]
     line = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "job": context.dagster_run.job_name,

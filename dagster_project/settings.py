@@ -215,6 +215,11 @@ class PipelineSettings(_Strict):
     future_tolerance_hours: int = setting(
         24, "A timestamp later than now plus this many hours is quarantined.", ge=0
     )
+    earliest_plausible_date: date | None = setting(
+        None,
+        "A timestamp (or a spend day) before this day is quarantined. Empty: 20 years before "
+        "first_partition_date. Birth dates are not bound by it.",
+    )
     ingest_batch_mb: int = setting(
         256, "Landing files are read in batches of about this size.", gt=0
     )
@@ -322,6 +327,9 @@ class PipelineSettings(_Strict):
         if not probabilities or probabilities[-1] != 0:
             raise ValueError("churn_risk_bands: the last band must start at min_probability 0")
         _increasing("churn_risk_bands' min_probability (read from the last)", probabilities[::-1])
+        earliest = self.earliest_plausible_date
+        if earliest is not None and earliest > self.first_partition_date:
+            raise ValueError("earliest_plausible_date must not be after first_partition_date")
         return self
 
 
@@ -382,6 +390,17 @@ class Settings:
     @property
     def future_tolerance_hours(self) -> int:
         return int(self.vars["future_tolerance_hours"])
+
+    @property
+    def earliest_plausible_date(self) -> date:
+        chosen = self.vars["earliest_plausible_date"]
+        if chosen:
+            return date.fromisoformat(str(chosen))
+        first = self.first_partition_date
+        try:
+            return first.replace(year=first.year - 20)
+        except ValueError:  # 29 February
+            return first.replace(year=first.year - 20, day=28)
 
     @property
     def duckdb_memory_limit(self) -> str:

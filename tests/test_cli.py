@@ -135,9 +135,20 @@ def test_two_shops_from_one_checkout_each_cut_days_at_their_own_midnight(tmp_pat
     late = london / "landing" / "orders" / "dt=2024-11-06" / "late.csv"
     late.parent.mkdir()
     late.write_text(LANDING["orders/dt=2024-11-03/orders.csv"].replace("o1,", "o9,"), "utf-8")
+    # ... and a file in a misnamed folder as never loaded, with the folder it meant
+    stray = london / "landing" / "order" / "dt=2024-11-06" / "a.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(late.read_text("utf-8"), "utf-8")
     status = crm_mart("--data-dir", str(london), "status").stdout.splitlines()
     (orders,) = [line for line in status if line.startswith("  orders ")]
     assert ", 1 file(s) waiting, " in orders
+    at = status.index("Files in the landing zone that are never loaded: 1")
+    assert status[at + 1] == (
+        "  landing/order/dt=2024-11-06/a.csv: 'order' is not an entity folder: did you mean "
+        "'orders'? Move the files to landing/orders/dt=YYYY-MM-DD/"
+    )
+    runs = status[status.index("Latest runs") + 1 :]
+    assert [line.split()[2:] for line in runs] == [["daily_pipeline", "success"]]
 
 
 def test_the_demo_stops_at_a_landing_zone_holding_a_users_files_and_changes_nothing(

@@ -51,14 +51,15 @@ def test_an_error_check_stops_marts_and_exports_in_the_same_run_and_a_warn_does_
 ):
     data = tmp_path / "data"
     monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    monkeypatch.setenv("CRM_QUARANTINE_SHARE_MIN_ROWS", "2")  # judge even a two-row file
     generate(SHOP, data)
     late = data / "landing" / "orders" / f"dt={LAST}" / "zz_late.csv"
-    row = "z1,{c},{s},{d}T10:00:00Z,{d}T{paid}:00Z,CNY,50,0,0,0,web,none,{d}T10:30:00Z\n"
-    # two rows for one order version, with different statuses: which one is true?
+    row = "{o},{c},{s},{d}T10:00:00Z,{d}T{paid}:00Z,CNY,50,0,0,0,web,none,{d}T10:30:00Z\n"
+    # half the file is quarantined (an unknown status), above quarantine_error_share (0.2)
     late.write_text(
         HEADER
-        + row.format(c="C0001", s="paid", d=LAST, paid="10:05")
-        + row.format(c="C0001", s="cancelled", d=LAST, paid="10:05")
+        + row.format(o="z1", c="C0001", s="paid", d=LAST, paid="10:05")
+        + row.format(o="z2", c="C0001", s="paid?", d=LAST, paid="10:05")
     )
     days = [SHOP.start + timedelta(days=n) for n in range((LAST - SHOP.start).days + 1)]
     with dg.instance_for_test() as instance:
@@ -75,15 +76,15 @@ def test_an_error_check_stops_marts_and_exports_in_the_same_run_and_a_warn_does_
         assert check.severity == dg.AssetCheckSeverity.ERROR
         file = f"landing/orders/dt={LAST}/zz_late.csv"
         assert check.description.startswith(
-            "expect_compound_columns_to_be_unique on _source_file, order_id, updated_at: 2 row(s) "
-            f"break it, e.g. [{{'_source_file': '{file}', '_row_number': '1'"
+            "expect_column_values_to_be_between on quarantined_share: 1 row(s) break it, e.g. "
+            f"[{{'source_file': '{file}', 'quarantined_share': '0.5'}}]"
         )
         report = check.metadata["report"].value
         assert "FAILED" in Path(report).read_text(encoding="utf-8")
         assert not published_path(load_settings(data)).exists()
 
         # the shop re-delivers the file: one row, paid five minutes before the order (a WARN)
-        late.write_text(HEADER + row.format(c="C0001", s="paid", d=LAST, paid="09:55"))
+        late.write_text(HEADER + row.format(o="z1", c="C0001", s="paid", d=LAST, paid="09:55"))
         result = run([LAST], instance)
         assert result.success
         assert {"marts/customer_lifecycle", "exports/repurchase_45d", "bi/marts"} <= materialized(

@@ -55,7 +55,8 @@ REQUIRED = (
     "schedule",
 )
 OPTIONAL = ("description",)
-SAFE_ID = re.compile(r"^[a-z0-9_]+$")
+# A campaign id names its folder under exports/ and its Dagster asset: one rule for both.
+CAMPAIGN_ID = re.compile(r"[a-z0-9_]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -218,10 +219,11 @@ class _Checker:
             return None
         cid = entry.get("id")
         where = f"campaign {cid!r} (entry {n})" if cid else f"entry {n}"
-        if cid is not None and (not isinstance(cid, str) or not SAFE_ID.match(cid)):
+        if cid is not None and (not isinstance(cid, str) or not CAMPAIGN_ID.fullmatch(cid)):
             self.fail(
                 f"{where}, field id",
-                "only lower-case letters, digits and _ are allowed (it names folders)",
+                "1 to 64 lower-case letters, digits and _, nothing else (it names the "
+                "campaign's folder and its Dagster asset)",
             )
         for key in entry:
             if key not in REQUIRED and key not in OPTIONAL:

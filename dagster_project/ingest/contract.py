@@ -30,6 +30,7 @@ class Column:
     upper: bool = False  # enums compared upper-cased (gender F/M/U) instead of lower-cased
     min: float | None = None  # smallest accepted value, inclusive
     max: float | None = None  # largest accepted value, inclusive
+    any_past: bool = False  # a date that may lie before earliest_plausible_date (birth dates)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Entity:
     key: tuple[str, ...]  # one row per key within a delivered file
     rules: tuple[RowRule, ...] = ()
     optional: bool = False  # a shop may deliver no files for it at all
+    # opt-in columns whose readable values are kept from quarantined rows, so that an
+    # opt-out is never lost with a row quarantined for another reason (raw.quarantined_consent)
+    consent: tuple[str, ...] = ()
 
     @property
     def required_columns(self) -> list[str]:
@@ -91,7 +95,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("email"),
                 Column("phone"),
                 Column("gender", ENUM, values=("F", "M", "U"), upper=True),
-                Column("birth_date", DATE),
+                Column("birth_date", DATE, any_past=True),
                 Column("country"),
                 Column("province"),
                 Column("city"),
@@ -104,6 +108,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("updated_at", TIMESTAMP, required=True),
             ),
             key=("customer_id", "updated_at"),
+            consent=("email_opt_in", "sms_opt_in", "push_opt_in"),
         ),
         Entity(
             "orders",

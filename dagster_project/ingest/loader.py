@@ -4,7 +4,10 @@ One call loads every new file of one entity for a set of partition days. DuckDB'
 readers parse whole batches of files at once; Python only lists files, reads headers and
 writes the SQL. A per-file ledger (sha256, rows read / loaded / quarantined) makes every
 load idempotent: a file already loaded is skipped, the same content delivered under
-another name loads once, and a file replaced in place replaces its rows.
+another name loads once, and a file replaced in place replaces its rows (the ledger keeps
+each earlier delivery of a path, marked replaced). Within a file, a second row with the key
+of an earlier one is quarantined. Files the landing zone holds outside
+<entity>/dt=YYYY-MM-DD/ are listed in raw.unrecognised_files.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dagster_project.ingest.contract import (
     CURRENCY,
     DATE,
     DECIMAL,
+    ENTITIES,
     ENUM,
     FALSE_WORDS,
     INT,
@@ -66,6 +70,7 @@ class LandingFile:
     fmt: str
     size: int
     sha256: str
+    delivered_at: datetime  # the file's modification time (UTC, naive)
     header: tuple[str, ...] = ()  # a CSV's column names, read from its first line
     in_ledger: bool = False  # an earlier content of this path was loaded: its rows go first
 
@@ -103,29 +108,59 @@ def lit(value: str) -> str:
 
 # --- tables -----------------------------------------------------------------
 
+# what every raw row carries besides the contract's columns
+ROW_META = (
+    "_source_file varchar",
+    "_row_number bigint",
+    "_partition_date date",
+    "_loaded_at timestamp",
+    "_delivered_at timestamp",
+)
+LEDGER_COLUMNS = (
+    "entity varchar",
+    "source_file varchar",
+    "partition_date date",
+    "sha256 varchar",
+    "size_bytes bigint",
+    "status varchar",
+    "duplicate_of varchar",
+    "rows_read bigint",
+    "rows_loaded bigint",
+    "rows_quarantined bigint",
+    "loaded_at timestamp",
+    "delivered_at timestamp",  # the file's modification time
+    "replaced_at timestamp",  # when another content of the path was delivered; null: current
+)
+LEDGER_NAMES = ", ".join(column.split()[0] for column in LEDGER_COLUMNS)
+CONSENT_TABLE = f"{RAW_SCHEMA}.quarantined_consent"
+UNRECOGNISED_TABLE = f"{RAW_SCHEMA}.unrecognised_files"
+
+
+def _create_or_extend(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
+    """Create the table, or add the columns an older version of it lacks."""
+    conn.execute(f"create table if not exists {table} ({', '.join(columns)})")
+    for column in columns:
+        conn.execute(f"alter table {table} add column if not exists {column}")
+
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     conn.execute(f"create schema if not exists {RAW_SCHEMA}")
-    cols = ", ".join(f"{q(c.name)} {SQL_TYPES.get(c.kind, 'varchar')}" for c in entity.columns)
-    conn.execute(
-        f"create table if not exists {RAW_SCHEMA}.{entity.name} ({cols}, "
-        "_source_file varchar, _row_number bigint, _partition_date date, _loaded_at timestamp)"
-    )
-    for c in entity.columns:  # a contract that grew an optional column
-        conn.execute(
-            f"alter table {RAW_SCHEMA}.{entity.name} add column if not exists "
-            f"{q(c.name)} {SQL_TYPES.get(c.kind, 'varchar')}"
-        )
+    cols = [f"{q(c.name)} {SQL_TYPES.get(c.kind, 'varchar')}" for c in entity.columns]
+    # a contract that grew an optional column, or a warehouse older than a meta column
+    _create_or_extend(conn, f"{RAW_SCHEMA}.{entity.name}", [*cols, *ROW_META])
     conn.execute(
         f"create table if not exists {RAW_SCHEMA}.quarantine (entity varchar, "
         "partition_date date, source_file varchar, row_number bigint, reason varchar, "
         "payload varchar, quarantined_at timestamp)"
     )
+    _create_or_extend(conn, f"{RAW_SCHEMA}.file_ledger", list(LEDGER_COLUMNS))
+    if entity.consent:
+        consent = [f"{q(c)} boolean" for c in entity.consent]
+        columns = ["customer_id varchar", "updated_at timestamp", *consent, *ROW_META]
+        conn.execute(f"create table if not exists {CONSENT_TABLE} ({', '.join(columns)})")
     conn.execute(
-        f"create table if not exists {RAW_SCHEMA}.file_ledger (entity varchar, "
-        "source_file varchar, partition_date date, sha256 varchar, size_bytes bigint, "
-        "status varchar, duplicate_of varchar, rows_read bigint, rows_loaded bigint, "
-        "rows_quarantined bigint, loaded_at timestamp)"
+        f"create table if not exists {UNRECOGNISED_TABLE} (source_file varchar, "
+        "entity varchar, reason varchar, size_bytes bigint, found_at timestamp)"
     )
 
 
@@ -168,8 +203,98 @@ def list_landing_files(
                     (rel, "unsupported file type; use .csv, .csv.gz, .parquet, .jsonl or .jsonl.gz")
                 )
                 continue
-            files.append(LandingFile(path, rel, day, fmt, path.stat().st_size, sha256_of(path)))
+            stat = path.stat()
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+            files.append(LandingFile(path, rel, day, fmt, stat.st_size, sha256_of(path), modified))
     return files
+
+
+def _hidden(path: Path) -> bool:
+    """Markers and files still being written: never loaded, never reported."""
+    return path.name.startswith((".", "_"))
+
+
+def _folder_day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(name.removeprefix("dt="))
+    except ValueError:
+        return None
+
+
+def probably_meant(name: str) -> str | None:
+    """The entity a folder name differs from only by case, separators or a plural 's'."""
+    plain = "".join(ch for ch in name.lower() if ch.isalnum()).removesuffix("s")
+    for entity in ENTITIES:
+        if plain == entity.replace("_", "").removesuffix("s"):
+            return entity
+    return None
+
+
+def unrecognised_files(settings: Settings) -> list[tuple[str, str | None, str, int]]:
+    """Every file of the landing zone outside <entity>/dt=YYYY-MM-DD/ (or in a dt= folder
+    before first_partition_date): (path from the data folder, the entity it was probably
+    meant for, why it is not loaded, size in bytes)."""
+    found: list[tuple[str, str | None, str, int]] = []
+
+    def add(path: Path, entity: str | None, reason: str) -> None:
+        for file in [path] if path.is_file() else sorted(path.rglob("*")):
+            inside = file.relative_to(path).parts if file != path else ()
+            if file.is_file() and not any(part.startswith((".", "_")) for part in inside):
+                rel = file.relative_to(settings.data_dir).as_posix()
+                found.append((rel, entity, reason, file.stat().st_size))
+
+    if not settings.landing_dir.is_dir():
+        return found
+    layout = "files go in landing/<entity>/dt=YYYY-MM-DD/"
+    for top in sorted(p for p in settings.landing_dir.iterdir() if not _hidden(p)):
+        if top.name not in ENTITIES or not top.is_dir():
+            meant = probably_meant(top.name)
+            if meant:
+                why = (
+                    f"'{top.name}' is not an entity folder: did you mean '{meant}'? Move "
+                    f"the files to landing/{meant}/dt=YYYY-MM-DD/"
+                )
+            else:
+                names = ", ".join(ENTITIES)
+                why = f"'{top.name}' is not an entity folder ({layout}; entities: {names})"
+            add(top, meant, why)
+            continue
+        for sub in sorted(p for p in top.iterdir() if not _hidden(p)):
+            day = _folder_day(sub.name)
+            if not sub.is_dir():
+                add(sub, top.name, f"directly in landing/{top.name}/: {layout}")
+            elif not sub.name.startswith("dt="):
+                hint = f" (rename it dt={sub.name})" if day else ""
+                add(sub, top.name, f"folder '{sub.name}' is not named dt=YYYY-MM-DD{hint}")
+            elif day is None:
+                add(sub, top.name, f"folder '{sub.name}' does not name a day (dt=YYYY-MM-DD)")
+            elif day < settings.first_partition_date:
+                add(
+                    sub,
+                    top.name,
+                    f"day {day} is before first_partition_date "
+                    f"{settings.first_partition_date}: change that setting to load it",
+                )
+            else:
+                for inner in sorted(p for p in sub.iterdir() if p.is_dir() and not _hidden(p)):
+                    add(
+                        inner,
+                        top.name,
+                        f"in a subfolder of {sub.name}: files go directly in the dt= folder",
+                    )
+    return found
+
+
+def record_unrecognised(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, now_utc: datetime
+) -> None:
+    """Replace raw.unrecognised_files with what the landing zone holds now."""
+    rows = [(*found, now_utc.replace(tzinfo=None)) for found in unrecognised_files(settings)]
+    conn.execute("begin transaction")
+    conn.execute(f"delete from {UNRECOGNISED_TABLE}")
+    if rows:
+        conn.executemany(f"insert into {UNRECOGNISED_TABLE} values (?, ?, ?, ?, ?)", rows)
+    conn.execute("commit")
 
 
 def header_of(file: LandingFile) -> list[str]:
@@ -264,6 +389,7 @@ def typed_sql(c: Column, raw: str) -> str:
 def reasons_sql(entity: Entity, settings: Settings, now_utc: datetime) -> str:
     """One SQL expression: the '; '-joined reasons a row breaks the contract ('' when none)."""
     future_limit = now_utc + timedelta(hours=settings.future_tolerance_hours)
+    earliest = settings.earliest_plausible_date.isoformat()
     parts = []
     for c in entity.columns:
         raw, typed, name = q(c.name + "__raw"), q(c.name), c.name
@@ -296,6 +422,11 @@ def reasons_sql(entity: Entity, settings: Settings, now_utc: datetime) -> str:
             parts.append(
                 f"case when {typed} > {c.max:g} then '{name} is above {c.max:g}: ''' || {shown} "
                 "|| '''' end"
+            )
+        if c.kind in (DATE, TIMESTAMP) and not c.any_past:
+            parts.append(
+                f"case when {typed} < {c.kind} '{earliest}' then '{name} is before "
+                f"earliest_plausible_date {earliest}: ''' || {shown} || '''' end"
             )
         if c.kind == TIMESTAMP:
             hours = settings.future_tolerance_hours
@@ -351,6 +482,8 @@ def _load_batch(
         f"{typed_sql(c, q(c.name + '__raw'))} as {q(c.name)}" for c in entity.columns
     )
     columns = ", ".join(q(c.name) for c in entity.columns)
+    keys = ", ".join(q(k) for k in entity.key)
+    same_key = " and ".join(f"repeated.{q(k)} = checked.{q(k)}" for k in entity.key)
     payload = ", ".join(f"{q(name)} := {alias}" for name, alias in delivered.items())
     # one pass over the files: typed values, the reasons a row breaks the contract, and the
     # row as delivered for the quarantine (kept only for rows that break it)
@@ -365,20 +498,38 @@ def _load_batch(
         ),
         raw as (select *, {raw_cols} from delivered),
         typed as (select *, {typed_cols} from raw),
-        checked as (select *, {reasons_sql(entity, settings, now_utc)} as __reasons from typed)
+        checked as (select *, {reasons_sql(entity, settings, now_utc)} as __broken from typed),
+        -- the first good row of a key in a file loads; a later one is quarantined
+        repeated as (
+            select __file, {keys}, min(__row) as __first_row
+            from checked where __broken = ''
+            group by __file, {keys} having count(*) > 1
+        ),
+        judged as (
+            select checked.*,
+                case when checked.__broken = '' and checked.__row > repeated.__first_row
+                    then 'repeats the key ({", ".join(entity.key)}) of row '
+                        || repeated.__first_row || ' of this file'
+                    else checked.__broken end as __reasons
+            from checked left join repeated
+                on repeated.__file = checked.__file and {same_key}
+        )
         select __file, __row, {columns}, __reasons,
             case when __reasons <> '' then to_json(struct_pack({payload})) end as __payload
-        from checked
+        from judged
         """
     )
     conn.execute("drop table if exists __files")
     conn.execute(
         "create temp table __files (path varchar, rel_path varchar, partition_date date, "
-        "sha256 varchar, size_bytes bigint)"
+        "sha256 varchar, size_bytes bigint, delivered_at timestamp)"
     )
     conn.executemany(
-        "insert into __files values (?, ?, ?, ?, ?)",
-        [(str(f.path), f.rel_path, f.partition_date, f.sha256, f.size) for f in files],
+        "insert into __files values (?, ?, ?, ?, ?, ?)",
+        [
+            (str(f.path), f.rel_path, f.partition_date, f.sha256, f.size, f.delivered_at)
+            for f in files
+        ],
     )
     now = now_utc.replace(tzinfo=None)
     table = f"{RAW_SCHEMA}.{entity.name}"
@@ -387,22 +538,33 @@ def _load_batch(
         # a file replaced in place: its old rows go, its new rows come. Only such files are
         # looked for: a delete scans the whole table, once per file of a first load otherwise
         for f in (f for f in files if f.in_ledger):
-            conn.execute(f"delete from {table} where _source_file = ?", [f.rel_path])
-            for t in ("quarantine", "file_ledger"):
-                conn.execute(
-                    f"delete from {RAW_SCHEMA}.{t} where entity = ? and source_file = ?",
-                    [entity.name, f.rel_path],
-                )
+            _forget_rows(conn, entity, f.rel_path, now)
+        meta = "_source_file, _row_number, _partition_date, _loaded_at, _delivered_at"
         conn.execute(
             f"""
-            insert into {table} ({columns}, _source_file, _row_number, _partition_date, _loaded_at)
+            insert into {table} ({columns}, {meta})
             select {", ".join("c." + q(c.name) for c in entity.columns)},
-                f.rel_path, c.__row, f.partition_date, ?
+                f.rel_path, c.__row, f.partition_date, ?, f.delivered_at
             from __checked as c join __files as f on f.path = c.__file
             where c.__reasons = ''
             """,
             [now],
         )
+        if entity.consent:  # an opt-out survives the quarantine of its row
+            consent = ", ".join(q(c) for c in entity.consent)
+            readable = " or ".join(f"c.{q(n)} is not null" for n in entity.consent)
+            conn.execute(
+                f"""
+                insert into {CONSENT_TABLE} (customer_id, updated_at, {consent}, {meta})
+                select c.customer_id, c.updated_at, {consent},
+                    f.rel_path, c.__row, f.partition_date, ?, f.delivered_at
+                from __checked as c join __files as f on f.path = c.__file
+                where c.__reasons <> '' and c.customer_id is not null
+                    and c.updated_at is not null
+                    and ({readable})
+                """,
+                [now],
+            )
         conn.execute(
             f"""
             insert into {RAW_SCHEMA}.quarantine
@@ -416,10 +578,10 @@ def _load_batch(
         )
         conn.execute(
             f"""
-            insert into {RAW_SCHEMA}.file_ledger
+            insert into {RAW_SCHEMA}.file_ledger ({LEDGER_NAMES})
             select {lit(entity.name)}, f.rel_path, f.partition_date, f.sha256, f.size_bytes,
                 'loaded', null, coalesce(n.read, 0), coalesce(n.loaded, 0),
-                coalesce(n.quarantined, 0), ?
+                coalesce(n.quarantined, 0), ?, f.delivered_at, null
             from __files as f
             left join (
                 select __file, count(*) as read,
@@ -468,13 +630,23 @@ def _batches(files: list[LandingFile], max_bytes: int) -> list[list[LandingFile]
 
 
 def _reason(exc: Exception) -> str:
-    """DuckDB's words on an unreadable file, without its tuning advice or the row's content."""
-    lines = []
-    for line in str(exc).strip().splitlines():
-        if line.startswith("Possible fixes") or not line.strip():
-            break
-        if not line.startswith("Original Line"):
-            lines.append(line.removeprefix("Invalid Input Error: ").strip())
+    """DuckDB's words on an unreadable file, without its tuning advice or the row's content.
+    The row ('Original Line: ...') may span lines; when it does, a blank line ends it and
+    the cause follows."""
+    head = str(exc).split("Possible fixes")[0].removeprefix("Invalid Input Error: ")
+    paragraphs = [
+        p.strip().splitlines()
+        for p in head.split("\n\n")
+        if p.strip() and not p.strip().startswith("file = ")  # the reader's options
+    ]
+    lines: list[str] = []
+    for n, paragraph in enumerate(paragraphs):
+        for line in paragraph:
+            if line.startswith("Original Line"):
+                if len(paragraphs) > n + 1:  # the rest of this paragraph is the row
+                    break
+                continue  # the row is this one line; the cause follows
+            lines.append(line.strip())
     return "cannot be read: " + ("; ".join(lines) or type(exc).__name__)
 
 
@@ -494,7 +666,8 @@ def load_partitions(
     conn.execute(f"set TimeZone = {lit(settings.store_timezone)}")
     ensure_tables(conn, entity)
     ledger = conn.execute(
-        f"select source_file, sha256, status from {RAW_SCHEMA}.file_ledger where entity = ?",
+        f"select source_file, sha256, status from {RAW_SCHEMA}.file_ledger "
+        "where entity = ? and replaced_at is null",
         [entity.name],
     ).fetchall()
     by_path = {path: sha for path, sha, _ in ledger}
@@ -506,7 +679,7 @@ def load_partitions(
             continue
         original = loaded_shas.get(f.sha256)
         if original is not None and original != f.rel_path:
-            _record_duplicate(conn, entity, f, original, now_utc)
+            _record_duplicate(conn, entity, f, original, now_utc, f.rel_path in by_path)
             report.files_duplicate += 1
             continue
         try:
@@ -530,7 +703,26 @@ def load_partitions(
                     _load_batch(conn, settings, entity, [f], now_utc, report)
                 except duckdb.Error as one_exc:
                     report.failures.append((f.rel_path, _reason(one_exc)))
+    record_unrecognised(conn, settings, now_utc)
     return report
+
+
+def _forget_rows(
+    conn: duckdb.DuckDBPyConnection, entity: Entity, rel_path: str, now: datetime
+) -> None:
+    """The rows of an earlier content of a path go; its ledger row stays, marked replaced."""
+    conn.execute(f"delete from {RAW_SCHEMA}.{entity.name} where _source_file = ?", [rel_path])
+    conn.execute(
+        f"delete from {RAW_SCHEMA}.quarantine where entity = ? and source_file = ?",
+        [entity.name, rel_path],
+    )
+    if entity.consent:
+        conn.execute(f"delete from {CONSENT_TABLE} where _source_file = ?", [rel_path])
+    conn.execute(
+        f"update {RAW_SCHEMA}.file_ledger set replaced_at = ? "
+        "where entity = ? and source_file = ? and replaced_at is null",
+        [now, entity.name, rel_path],
+    )
 
 
 def _record_duplicate(
@@ -539,13 +731,17 @@ def _record_duplicate(
     f: LandingFile,
     original: str,
     now_utc: datetime,
+    replaces: bool,
 ) -> None:
+    """A file whose content another file already delivered: recorded, not loaded again. When
+    the path held other content before, those rows go (the file now says what `original` says)."""
+    now = now_utc.replace(tzinfo=None)
+    conn.execute("begin transaction")
+    if replaces:
+        _forget_rows(conn, entity, f.rel_path, now)
     conn.execute(
-        f"delete from {RAW_SCHEMA}.file_ledger where entity = ? and source_file = ?",
-        [entity.name, f.rel_path],
-    )
-    conn.execute(
-        f"insert into {RAW_SCHEMA}.file_ledger values (?, ?, ?, ?, ?, 'duplicate', ?, 0, 0, 0, ?)",
+        f"insert into {RAW_SCHEMA}.file_ledger ({LEDGER_NAMES}) "
+        "values (?, ?, ?, ?, ?, 'duplicate', ?, 0, 0, 0, ?, ?, null)",
         [
             entity.name,
             f.rel_path,
@@ -553,6 +749,8 @@ def _record_duplicate(
             f.sha256,
             f.size,
             original,
-            now_utc.replace(tzinfo=None),
+            now,
+            f.delivered_at,
         ],
     )
+    conn.execute("commit")

@@ -17,6 +17,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.ingest.assets import raw_key
 from dagster_project.ingest.contract import ENTITIES, Entity
+from dagster_project.ingest.loader import UNRECOGNISED_TABLE, ensure_tables
 from dagster_project.quality.gx import Outcome, write_report
 from dagster_project.quality.suites import (
     CONTRACT,
@@ -66,11 +67,12 @@ def _raw_check(entity: Entity, suite: str) -> dg.AssetChecksDefinition:
     blocking = suite == CONTRACT
     text = {
         CONTRACT: "The data contract again on the rows loaded since this check last passed: "
-        "required values, enums, ranges, currency, no future timestamps, one row per key in a "
+        "required values, enums, ranges, currency, plausible timestamps, one row per key in a "
         "file; and the file ledger reconciles, with at most quarantine_error_share quarantined "
         "per file. Blocking: a failure stops everything downstream.",
         PLAUSIBILITY: "Warnings on the newly loaded rows: timestamps in order, order totals "
-        "below order_total_warn_max, at most quarantine_warn_share quarantined per file.",
+        "below order_total_warn_max, at most quarantine_warn_share quarantined per file, and "
+        "no key delivered with different content in two files (the later delivery wins).",
     }[suite]
 
     @dg.asset_check(
@@ -89,6 +91,38 @@ def _raw_check(entity: Entity, suite: str) -> dg.AssetChecksDefinition:
         )
 
     _check.__name__ = f"raw_{entity.name}_{suite}_expectations"
+    return _check
+
+
+def _landing_check(entity: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_key(entity.name),
+        name="landing_files_recognised",
+        blocking=False,
+        description=f"WARN when the landing zone holds files that are not loaded because they "
+        f"are outside landing/<entity>/dt=YYYY-MM-DD/: those meant for {entity.name} (by "
+        "their folder) and those that name no entity. raw.unrecognised_files lists them.",
+    )
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect() as conn:
+            ensure_tables(conn, entity)
+            found = conn.execute(
+                f"select source_file, reason from {UNRECOGNISED_TABLE} "
+                "where entity = ? or entity is null order by 1",
+                [entity.name],
+            ).fetchall()
+        listing = "\n".join(f"{path}: {reason}" for path, reason in found[:20])
+        more = f"\n... and {len(found) - 20} more" if len(found) > 20 else ""
+        return dg.AssetCheckResult(
+            passed=not found,
+            severity=WARN,
+            description=f"{len(found)} landing file(s) not loaded:\n{listing}{more}"
+            if found
+            else "every landing file is in an entity's dt= folder",
+            metadata={"unrecognised_files": len(found)},
+        )
+
+    _check.__name__ = f"raw_{entity.name}_landing_files_recognised"
     return _check
 
 
@@ -131,5 +165,8 @@ def data_is_fresh(warehouse: Warehouse) -> dg.AssetCheckResult:
     return run_suite(warehouse, "freshness", validate_freshness, WARN, "the marts are up to date")
 
 
-raw_checks = [_raw_check(e, s) for e in ENTITIES.values() for s in (CONTRACT, PLAUSIBILITY)]
+raw_checks = [
+    *(_raw_check(e, s) for e in ENTITIES.values() for s in (CONTRACT, PLAUSIBILITY)),
+    *(_landing_check(e) for e in ENTITIES.values()),
+]
 mart_checks = [*(_mart_check(s) for s in MART_SUITES.values()), data_is_fresh]

@@ -2,11 +2,13 @@
 
 Raw entities (per landing file):
 - contract (ERROR): the data contract again on the rows loaded since the suite last passed
-  (required values, enums, ranges, the reporting currency, no future timestamps, one row
-  per key in a file), and the file ledger (rows read = loaded + quarantined, the tables
-  hold exactly those rows, quarantined share at most `quarantine_error_share`);
+  (required values, enums, ranges, the reporting currency, timestamps between
+  earliest_plausible_date and now, one row per key in a file), and the file ledger (rows
+  read = loaded + quarantined, the tables hold exactly those rows, quarantined share at most
+  `quarantine_error_share`);
 - plausibility (WARN): timestamps in order, totals below `order_total_warn_max`,
-  quarantined share at most `quarantine_warn_share`.
+  quarantined share at most `quarantine_warn_share`, and no key delivered with different
+  content in two files (conflicting deliveries, listed with their files).
 Marts (ERROR): one known stage per customer, scores and rates in range, and a row count that
 has not dropped by more than `mart_max_row_drop_share` since the last good run. Freshness
 (WARN): the newest data is at most `freshness_max_days` old.
@@ -71,6 +73,7 @@ def _at_least(a: str, b: str) -> Any:
 
 def contract_expectations(entity: Entity, settings: Settings, now_utc: datetime) -> list[Any]:
     future_limit = now_utc.replace(tzinfo=None) + timedelta(hours=settings.future_tolerance_hours)
+    earliest = datetime.combine(settings.earliest_plausible_date, datetime.min.time())
     rules: list[Any] = [
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["_source_file", *entity.key])
     ]
@@ -91,6 +94,7 @@ def contract_expectations(entity: Entity, settings: Settings, now_utc: datetime)
             )
         if c.kind == TIMESTAMP and c.required:  # (per row it costs seconds per million)
             rules.append(gxe.ExpectColumnMaxToBeBetween(column=c.name, max_value=future_limit))
+            rules.append(gxe.ExpectColumnMinToBeBetween(column=c.name, min_value=earliest))
     rules += [_at_least(*r.at_least) for r in entity.rules if r.at_least]
     return rules
 
@@ -198,7 +202,8 @@ def ledger_frame(conn: duckdb.DuckDBPyConnection, entity: Entity, min_rows: int)
             from {RAW_SCHEMA}.quarantine where entity = $entity group by 1
         ),
         ledger as (
-            select * from {RAW_SCHEMA}.file_ledger where entity = $entity and status = 'loaded'
+            select * from {RAW_SCHEMA}.file_ledger
+            where entity = $entity and status = 'loaded' and replaced_at is null
         )
         select
             coalesce(l.source_file, r.source_file, q.source_file) as source_file,
@@ -218,6 +223,39 @@ def ledger_frame(conn: duckdb.DuckDBPyConnection, entity: Entity, min_rows: int)
         """,
         {"entity": entity.name, "min_rows": min_rows},
     ).df()
+
+
+def validate_conflicts(conn: duckdb.DuckDBPyConnection, entity: Entity, since: datetime) -> Outcome:
+    """The same key delivered in two or more files with different content, for the keys of
+    the rows loaded after `since`: one row per content, with the files that hold it. Staging
+    keeps the later delivery; this names both files."""
+    keys = ", ".join(q(k) for k in entity.key)
+    content = ", ".join(q(c.name) for c in entity.columns if c.name not in entity.key)
+    table = f"{RAW_SCHEMA}.{entity.name}"
+    frame = conn.execute(
+        f"""
+        with versions as (
+            select {keys}, hash({content}) as content, _source_file
+            from {table}
+            where ({keys}) in (select {keys} from {table} where _loaded_at > ?)
+        ),
+        conflicting as (
+            select {keys} from versions group by {keys} having count(distinct content) > 1
+        )
+        select {keys}, string_agg(distinct _source_file, ', ' order by _source_file) as files
+        from versions
+        where ({keys}) in (select {keys} from conflicting)
+        group by {keys}, content
+        order by {keys}, files
+        """,
+        [since],
+    ).df()
+    if frame.empty:
+        return Outcome(success=True, results=[])
+    for column in entity.key:  # GX compares the key as text: timestamps as delivered
+        frame[column] = frame[column].astype(str)
+    rule = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(entity.key))
+    return validate_frame(frame, f"{entity.name}_conflicts", [rule], ["files"])
 
 
 def ledger_expectations(max_quarantined_share: float, reconcile: bool) -> list[Any]:
@@ -278,6 +316,7 @@ def validate_raw(
     outcome = combine(
         *([rows] if rows else []),
         validate_ledger(conn, settings, entity, share, reconcile=suite == CONTRACT),
+        *([validate_conflicts(conn, entity, since)] if suite == PLAUSIBILITY else []),
     )
     if facts["newest_loaded_at"] is not None and (outcome.success or suite != CONTRACT):
         conn.execute(

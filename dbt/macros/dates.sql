@@ -24,3 +24,29 @@
 {% macro week_start(date_expr) -%}
     cast({{ dbt.date_trunc('week', date_expr) }} as date)
 {%- endmacro %}
+
+{#- One row per `datepart` from start_date up to, not including, end_date, in a column
+    date_<datepart>: what dbt-utils calls date_spine (hub packages cannot be installed here).
+    The bounds are SQL expressions (a scalar subquery will do); the span has no limit. -#}
+{% macro date_spine(datepart, start_date, end_date) -%}
+    {{ return(adapter.dispatch('date_spine', 'crm_mart')(datepart, start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__date_spine(datepart, start_date, end_date) -%}
+    select
+        cast(unnest(range(
+            cast({{ start_date }} as timestamp),
+            cast({{ end_date }} as timestamp),
+            interval 1 {{ datepart }}
+        )) as date) as date_{{ datepart }}
+{%- endmacro %}
+
+{% macro spark__date_spine(datepart, start_date, end_date) -%}
+    select explode(
+        case when {{ start_date }} < {{ end_date }} then sequence(
+            to_date({{ start_date }}),
+            to_date({{ end_date }}) - interval 1 {{ datepart }},
+            interval 1 {{ datepart }}
+        ) end
+    ) as date_{{ datepart }}
+{%- endmacro %}

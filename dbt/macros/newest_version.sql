@@ -1,5 +1,6 @@
 {#- Every column of `relation` for the newest version of each key: the row first in
-    `newest_first` order (ties broken by the latest load, file and row), plus
+    `newest_first` order, ties broken by the latest delivery (the later load, then among
+    files loaded together the later modified file; name and row only when those tie too), plus
     version_count, how many versions of the key were delivered (among the rows read:
     `where` limits them, as an incremental model does to the rows loaded since its last run). What dbt-utils calls
     deduplicate; hub packages cannot be installed here.
@@ -43,7 +44,8 @@
             versions.*,
             row_number() over (
                 partition by {{ partition }}
-                order by {{ newest_first ~ ', ' if newest_first }}_loaded_at desc, _source_file desc, _row_number desc
+                order by {{ newest_first ~ ', ' if newest_first }}_loaded_at desc,
+                    _delivered_at desc nulls last, _source_file desc, _row_number desc
             ) as version_rank,
             count(*) over (partition by {{ partition }}) as version_count
         from {{ versions }}

@@ -20,6 +20,13 @@ GOOD = """
 """
 
 
+ID_RULE = (
+    "1 to 64 lower-case letters, digits and _, nothing else (it names the campaign's folder "
+    "and its Dagster asset)"
+)
+HOSTILE = Path(__file__).resolve().parents[1] / "data" / "hostile"
+
+
 def parse(text: str):
     return parse_catalogue(text, Path("campaigns.yml"), load_settings())
 
@@ -71,7 +78,7 @@ def test_every_mistake_is_reported_with_its_campaign_and_field():
     with pytest.raises(CatalogueError) as caught:
         parse(bad)
     assert sorted(caught.value.mistakes) == sorted([
-        "campaign 'Win-Back!' (entry 2), field id: only lower-case letters, digits and _ are allowed (it names folders)",
+        f"campaign 'Win-Back!' (entry 2), field id: {ID_RULE}",
         "campaign 'Win-Back!' (entry 2), field colour: unknown field; known: id, name, channel, audience, control_share, priority, cooldown_days, fields, schedule, description",
         "campaign 'Win-Back!' (entry 2), field control_share: must be a share from 0 to 0.5, not 0.7",
         "campaign 'Win-Back!' (entry 2), field audience.lifecycle_stage: unknown value 'slient'; known: after_sale, active, silent, sleeping, churned, prospect_unpaid, prospect_cart, prospect_engaged, prospect_browsing, registered_dormant",
@@ -113,3 +120,13 @@ def test_a_file_that_is_not_a_list_of_campaigns_says_so():
         parse("id: x\n")
     with pytest.raises(CatalogueError, match="not valid YAML"):
         parse("- id: [unclosed\n")
+
+
+def test_an_id_ending_in_a_newline_or_too_long_for_a_folder_is_refused_before_anything_runs():
+    # the catalogue check (make check-campaigns) and loading the definitions both call this
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(HOSTILE / "campaigns_bad_ids.yml")
+    assert caught.value.mistakes == [
+        f"campaign 'repurchase_45d\\n' (entry 1), field id: {ID_RULE}",
+        f"campaign '{'a' * 300}' (entry 2), field id: {ID_RULE}",
+    ]

@@ -34,7 +34,8 @@ def test_definitions_load_with_one_raw_asset_and_check_per_entity():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/customers", "raw/orders", "raw/order_items", "raw/sessions", "raw/events",
             "raw/marketing_spend"} <= keys  # fmt: skip
-    assert len(raw_checks) == 12  # contract (ERROR) and plausibility (WARN) per entity
+    # per entity: contract (ERROR), plausibility (WARN), landing files recognised (WARN)
+    assert len(raw_checks) == 18
 
 
 def test_a_range_of_days_loads_in_one_run_with_row_counts(settings, land):
@@ -54,7 +55,12 @@ def test_a_range_of_days_loads_in_one_run_with_row_counts(settings, land):
     assert meta["rows_loaded"].value == 2 and meta["rows_quarantined"].value == 1
     assert meta["dagster/row_count"].value == 2
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert set(checks) == {"contract_expectations", "plausibility_expectations"}
+    assert set(checks) == {
+        "contract_expectations",
+        "plausibility_expectations",
+        "landing_files_recognised",
+    }
+    assert checks["landing_files_recognised"].passed
     contract = checks["contract_expectations"]
     assert contract.passed
     assert contract.description == "2 new row(s) and every file of the ledger pass"
@@ -68,3 +74,22 @@ def test_an_unreadable_file_fails_the_partition_naming_the_file(settings, land):
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.user_failure_data.description
     assert "landing/orders/dt=2025-03-01/bad.csv: wrong delimiter" in message
+
+
+def test_files_in_a_misnamed_folder_are_loaded_by_nobody_and_warned_about(settings, land):
+    land("orders", "2025-03-01", "good.csv", HEADER + ROW.format(n=1, d=1))
+    stray = settings.landing_dir / "Orders" / "dt=2025-03-01" / "a.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(HEADER + ROW.format(n=2, d=1))
+    result = run(settings, partition_key="2025-03-01")
+    assert result.success  # a warning, not a failure: the good file is loaded
+    (check,) = [
+        c
+        for c in result.get_asset_check_evaluations()
+        if c.check_name == "landing_files_recognised"
+    ]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description == (
+        "1 landing file(s) not loaded:\nlanding/Orders/dt=2025-03-01/a.csv: 'Orders' is not an "
+        "entity folder: did you mean 'orders'? Move the files to landing/orders/dt=YYYY-MM-DD/"
+    )

@@ -33,12 +33,19 @@ def load(conn, settings):
     return load_partitions(conn, settings, ORDERS, [date.fromisoformat(DAY)])
 
 
+def repeat_order(conn, order_id, as_order_id):
+    """Rows the loader would never write (it quarantines a repeated key): one order version
+    twice in a file, made by hand for the contract check's safety net."""
+    conn.execute("update raw.orders set order_id = ? where order_id = ?", [order_id, as_order_id])
+
+
 def test_two_rows_of_one_order_version_in_a_file_break_the_contract_naming_file_and_rows(
     conn, settings, land
 ):
-    # o1 has two versions (fine) and one of them twice, with different statuses (ambiguous)
-    land("orders", DAY, "a.csv", HEADER + row(1) + row(1, v=1) + row(1).replace("paid", "shipped"))
+    # o1 has two versions (fine) and one of them twice (ambiguous)
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(1, v=1) + row(2))
     load(conn, settings)
+    repeat_order(conn, "o1", "o2")
     outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)
     assert not outcome.success and facts["rows_validated"] == 3
     (failure,) = outcome.failures
@@ -53,10 +60,12 @@ def test_two_rows_of_one_order_version_in_a_file_break_the_contract_naming_file_
 def test_files_are_validated_in_frames_and_the_counts_of_every_frame_add_up(conn, settings, land):
     # frames of at most 2 rows, files whole: a.csv, then b.csv, then c.csv (3 rows, alone)
     settings = Settings(settings.data_dir, {**settings.vars, "gx_chunk_rows": 2})
-    land("orders", DAY, "a.csv", HEADER + row(1) + row(1))
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(6))
     land("orders", DAY, "b.csv", HEADER + row(2) + row(3))
-    land("orders", DAY, "c.csv", HEADER + row(4) + row(4) + row(5))
+    land("orders", DAY, "c.csv", HEADER + row(4) + row(7) + row(5))
     load(conn, settings)
+    repeat_order(conn, "o1", "o6")
+    repeat_order(conn, "o4", "o7")
     outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)
     assert facts["rows_validated"] == 7 and not facts["sampled"]
     (unique,) = [r for r in outcome.results if r["expectation"].endswith("_to_be_unique")]
@@ -67,8 +76,9 @@ def test_files_are_validated_in_frames_and_the_counts_of_every_frame_add_up(conn
 
 
 def test_failing_rows_fail_every_run_until_their_file_is_corrected(conn, settings, land):
-    land("orders", DAY, "a.csv", HEADER + row(1) + row(1))
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(3))
     load(conn, settings)
+    repeat_order(conn, "o1", "o3")
     assert not validate_raw(conn, settings, ORDERS, CONTRACT)[0].success
     outcome, facts = validate_raw(conn, settings, ORDERS, CONTRACT)  # the next run
     assert not outcome.success and facts["rows_validated"] == 2

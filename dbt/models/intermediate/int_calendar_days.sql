@@ -1,5 +1,6 @@
 -- One row per day from the first day the shop knew anyone to D, with its ISO week
--- (Monday) and month. Numbers come from a cross join of digits: portable to any engine.
+-- (Monday) and month. Any span: the earliest day is bounded by the data contract's
+-- earliest_plausible_date, not by the calendar.
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
@@ -16,48 +17,19 @@ bounds as (
     cross join as_of
 ),
 
-digits as (
-    select 0 as digit
-    union all
-    select 1 as digit
-    union all
-    select 2 as digit
-    union all
-    select 3 as digit
-    union all
-    select 4 as digit
-    union all
-    select 5 as digit
-    union all
-    select 6 as digit
-    union all
-    select 7 as digit
-    union all
-    select 8 as digit
-    union all
-    select 9 as digit
-),
-
-numbers as (
-    select ones.digit + 10 * tens.digit + 100 * hundreds.digit + 1000 * thousands.digit as day_number
-    from digits as ones
-    cross join digits as tens
-    cross join digits as hundreds
-    cross join digits as thousands
-),
-
 days as (
-    select {{ add_days('bounds.first_date', 'numbers.day_number') }} as calendar_date
-    from numbers
-    cross join bounds
-    where numbers.day_number <= {{ days_between('bounds.first_date', 'bounds.last_date') }}
+    {{ date_spine(
+        'day',
+        '(select first_date from bounds)',
+        add_days('(select last_date from bounds)', 1),
+    ) }}
 ),
 
 final as (
     select
-        calendar_date,
-        {{ week_start('calendar_date') }} as iso_week_start,
-        cast({{ dbt.date_trunc('month', 'calendar_date') }} as date) as month_start
+        date_day as calendar_date,
+        {{ week_start('date_day') }} as iso_week_start,
+        cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start
     from days
 )
 
