@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SCALE ?= medium
 
-.PHONY: setup demo test lint dagster sample-shop bench check-campaigns clean
+.PHONY: setup demo test test-fast lint dagster sample-shop bench check-campaigns clean
 
 ## setup: create .venv if missing, install the pinned dependencies (requirements.lock) and
 ## the crm-mart command (the checkout itself, editable)
@@ -33,9 +33,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
 demo: setup
 	$(BIN)/crm-mart demo
 
-## test: lint, then the whole test suite
+## test: lint, then the whole test suite (on every core)
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
+
+## test-fast: the unit tests and dbt's unit tests, without the whole-pipeline builds
+test-fast: setup
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check dagster_project tests

@@ -17,7 +17,7 @@ import shutil
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ def _timed_phases(first_day: str, last_day: str, data_dir: Path) -> dict[str, di
     import dagster as dg
 
     from dagster_project.definitions import all_assets, all_checks
-    from dagster_project.ingest.assets import raw_assets
+    from dagster_project.ingest.assets import load_run_config, raw_assets
     from dagster_project.resources import Warehouse
     from dagster_project.transform.assets import crm_dbt_models, dbt_resource
 
@@ -139,13 +139,9 @@ def _timed_phases(first_day: str, last_day: str, data_dir: Path) -> dict[str, di
     instance = dg.DagsterInstance.ephemeral()
     later = [a for a in all_assets if a not in (*raw_assets, crm_dbt_models)]
     steps = {
-        "ingest": dict(
+        "ingest": dict(  # the files of the days up to last_day not loaded yet
             assets=raw_assets,
-            tags={
-                "dagster/asset_partition_range_start": first_day,
-                "dagster/asset_partition_range_end": last_day,
-            },
-            run_config=quiet,
+            run_config={**quiet, **load_run_config(date.fromisoformat(last_day))},
         ),
         "dbt": dict(
             assets=[crm_dbt_models],

@@ -139,56 +139,37 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def landing_days(settings: Settings) -> list[date]:
-    """The partition days that hold landing files; a folder that is not dt=YYYY-MM-DD is an
-    error naming it."""
-    days = set()
-    for folder in sorted(settings.landing_dir.glob("*/dt=*")):
-        if not any(p.is_file() for p in folder.iterdir()):
-            continue
-        try:
-            days.add(date.fromisoformat(folder.name[3:]))
-        except ValueError:
-            raise CommandError(
-                f"{folder}: not a day; landing folders are named dt=YYYY-MM-DD"
-            ) from None
-    return sorted(days)
+    """The days (dt= folders) that hold landing files of any entity, from
+    first_partition_date on."""
+    from dagster_project.ingest import loader
+    from dagster_project.ingest.contract import ENTITIES
+
+    return sorted({day for e in ENTITIES for day in loader.landing_days(settings, e)})
 
 
 def store_today(settings: Settings) -> date:
     return datetime.now(ZoneInfo(settings.store_timezone)).date()
 
 
-def choose_days(
-    settings: Settings, day: date | None, first: date | None, last: date | None
-) -> tuple[date, date, date | None]:
-    """The partition days to load (first, last) and the as-of day D (None: the last day
-    with data, as the daily schedule builds)."""
-    if day:
-        first = last = day
-    if first or last:
-        if not (first and last):
-            raise CommandError("give both --from and --to, e.g. --from 2025-01-01 --to 2025-01-31")
-        if first > last:
-            raise CommandError(f"--from {first} is after --to {last}")
-        chosen = (first, last, last)
-    else:
-        days = landing_days(settings)
-        today = store_today(settings)
-        complete = [d for d in days if d < today]
-        if not complete:
-            raise CommandError(
-                f"no landing files before today ({today}, {settings.store_timezone}) under "
-                f"{settings.landing_dir}: put files in <entity>/dt=YYYY-MM-DD/ and run again"
-            )
-        waiting = [d for d in days_with_waiting_files(settings) if d < today]
-        chosen = (min(waiting, default=complete[-1]), complete[-1], None)
+def choose_days(settings: Settings, day: date | None) -> tuple[date, date | None]:
+    """The last landing day to load and the as-of day D (None: the last day with data, as
+    the daily schedule builds). Every file of the days up to it not loaded yet is loaded."""
     start = settings.first_partition_date
-    if chosen[0] < start:
+    if day:
+        if day < start:
+            raise CommandError(
+                f"{day} is before the first landing day {start}: set first_partition_date "
+                f"in {settings.config_path} to load it"
+            )
+        return day, day
+    today = store_today(settings)
+    complete = [d for d in landing_days(settings) if d < today]
+    if not complete:
         raise CommandError(
-            f"{chosen[0]} is before the first partition day {start}: set first_partition_date "
-            f"in {settings.config_path} to load it"
+            f"no landing files before today ({today}, {settings.store_timezone}) under "
+            f"{settings.landing_dir}: put files in <entity>/dt=YYYY-MM-DD/ and run again"
         )
-    return chosen
+    return complete[-1], None
 
 
 def waiting_files(settings: Settings) -> dict[str, list[str]]:
@@ -231,27 +212,26 @@ def days_with_waiting_files(settings: Settings) -> list[date]:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     import dagster as dg
 
+    through, as_of = choose_days(settings, args.day)
+    waiting = [d for d in days_with_waiting_files(settings) if d <= through]
+    files = sum(1 for paths in waiting_files(settings).values() for _ in paths)
+    span = "no new files" if not waiting else f"new files of {waiting[0]} to {waiting[-1]}"
+    print(
+        f"Loading {span} (landing days up to {through}; {files} file(s) waiting in all); "
+        f"building everything as of {as_of or 'the last day with data'}.",
+        flush=True,
+    )
+    print("Reading the pipeline's definitions ...", flush=True)
     from dagster_project.definitions import defs
     from dagster_project.demo import failure_lines, summary
     from dagster_project.orchestration import progress_only, progress_run_config
 
-    first, last, as_of = choose_days(settings, args.day, args.start, args.end)
     ensure_dagster_home(settings)
-    span = f"{first}" if first == last else f"{first} to {last}"
-    print(f"Loading landing days {span}; building everything as of {as_of or 'the last day'}.")
-    # the job the daily schedule runs, on one day or a range of partition days
-    tags = {}
-    if first != last:
-        tags = {
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        }
+    # the job the daily schedule runs: every landing file up to `through` not loaded yet
     with progress_only():
         result = defs.get_job_def("daily_pipeline").execute_in_process(
-            run_config=progress_run_config(as_of),
+            run_config=progress_run_config(as_of, through=through),
             instance=dg.DagsterInstance.get(),
-            partition_key=first.isoformat() if first == last else None,
-            tags=tags,
             raise_on_error=False,
         )
     if not result.success:
@@ -265,20 +245,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
 def _when(timestamp: float, settings: Settings) -> str:
     moment = datetime.fromtimestamp(timestamp, ZoneInfo(settings.store_timezone))
     return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def _run_days(instance: object, run_id: str) -> str:
-    """The partition day or range a run loaded, from its tags."""
-    run = instance.get_run_by_id(run_id)  # type: ignore[attr-defined]
-    tags = run.tags if run else {}
-    if "dagster/partition" in tags:
-        return f"day {tags['dagster/partition']}"
-    if "dagster/asset_partition_range_start" in tags:
-        return (
-            f"days {tags['dagster/asset_partition_range_start']} to "
-            f"{tags['dagster/asset_partition_range_end']}"
-        )
-    return "no partition"
 
 
 def recent_runs(instance: object, settings: Settings, limit: int = 10) -> list[str]:
@@ -350,21 +316,18 @@ def status_report(settings: Settings) -> str:
             meta = event.asset_materialization.metadata  # type: ignore[union-attr]
             shown = meta.get("rows_quarantined")
             quarantined = f", {shown.value:,} quarantined" if shown is not None else ""
-            done = f"{_when(event.timestamp, settings)} ({_run_days(instance, event.run_id)})"
+            days = meta.get("days_loaded")
+            done = _when(event.timestamp, settings) + (f" ({days.value})" if days else "")
         lines.append(f"  {entity:<16} {done}, {files} file(s) waiting{quarantined}")
     stray = unrecognised_files(settings)
     if stray:
         lines += ["", f"Files in the landing zone that are never loaded: {len(stray)}"]
         lines += [f"  {path}: {reason}" for path, _, reason, _ in stray[:10]]
         lines += [f"  ... and {len(stray) - 10} more"] if len(stray) > 10 else []
-    lines += ["", "Marts, scores, exports and the BI copy: last good build"]
+    lines += ["", "Marts, scores, exports and the BI copy: last good build (D: above)"]
     for key in marts:
         event = latest.get(key)
-        done = (
-            f"{_when(event.timestamp, settings)} ({_run_days(instance, event.run_id)})"
-            if event
-            else "never built"
-        )
+        done = _when(event.timestamp, settings) if event else "never built"
         lines.append(f"  {key.to_user_string():<40} {done}")
     checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         list(graph.asset_check_keys)
@@ -458,10 +421,11 @@ def parser() -> argparse.ArgumentParser:
         "run",
         help="load what has landed and build everything (default: up to the last complete day)",
     )
-    when = run.add_mutually_exclusive_group()
-    when.add_argument("--day", type=_day, help="load this day and build as of it")
-    when.add_argument("--from", dest="start", type=_day, help="first day of a range (with --to)")
-    run.add_argument("--to", dest="end", type=_day, help="last day of a range: D")
+    run.add_argument(
+        "--day",
+        type=_day,
+        help="load the landing files of the days up to D not loaded yet, build as of D",
+    )
     sub.add_parser("status", help="last good runs, files waiting, quarantine, failed checks")
     sub.add_parser("demo", help="the sample shop, every asset, and a summary (make demo)")
     show = sub.add_parser("settings", help="every setting in force and where it was set")

@@ -60,19 +60,23 @@ def _materialize(
     settings: Settings,
     instance: dg.DagsterInstance,
     selection: dg.AssetSelection,
-    tags: dict[str, str] | None = None,
     as_of_date: str | None = None,
+    load_through: date | None = None,
 ) -> dg.ExecuteInProcessResult:
+    """Materialize the selection as of D (None: the last day with data); a selection with
+    the raw assets loads the landing files up to load_through."""
     return dg.materialize(
         [*all_assets, *all_checks],
         selection=selection,
         instance=instance,
         resources={"warehouse": Warehouse(data_dir=str(settings.data_dir)), "dbt": dbt_resource},
-        tags=tags,
         raise_on_error=False,
         # warnings and errors, not Dagster's step-by-step debug log
         run_config=progress_run_config(
-            date.fromisoformat(as_of_date) if as_of_date else None, progress=False
+            date.fromisoformat(as_of_date) if as_of_date else None,
+            progress=False,
+            load=load_through is not None,
+            through=load_through,
         ),
     )
 
@@ -88,12 +92,10 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     evaluation = dg.AssetSelection.assets(
         *(get_asset_key_for_model([crm_dbt_models], m) for m in EVALUATION_MODELS)
     )
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    # one run over every partition day that has landing files, and everything downstream
+    # one run loads every landing day, and builds everything downstream
     say(f"Loading {first} to {last} and building everything downstream (a few minutes).")
-    results = [
-        _materialize(settings, instance, dg.AssetSelection.all() - CAMPAIGN_ASSETS, tags=tags)
-    ]
+    everything = dg.AssetSelection.all() - CAMPAIGN_ASSETS
+    results = [_materialize(settings, instance, everything, load_through=days[-1])]
     if not results[0].success:
         return results
     as_of = date.fromisoformat(last)

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +16,8 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.activate.assets import contact_log
+from dagster_project.ingest.assets import load_run_config
+from dagster_project.ingest.loader import folder_day
 from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.assets import crm_dbt_models
 
@@ -35,16 +37,16 @@ daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(contact_log.key),
     description=(
-        "One day's partition of every raw entity, then everything downstream: dbt marts, "
-        "scores, campaign audiences and files, and the BI publication. A backfill over a "
-        "range of days loads the range in one run and builds the rest once."
+        "Every landing file not loaded yet (of the days up to the raw assets' `through`), then "
+        "everything downstream: dbt marts, scores, campaign audiences and files, and the BI "
+        "publication. Any number of days loads in one run."
     ),
     op_retry_policy=RETRY,
 )
 ingest_job = dg.define_asset_job(
     "ingest",
     selection=dg.AssetSelection.groups("ingest"),
-    description="Load one day's landing files (launched by the landing_files sensor).",
+    description="Load the landing files not loaded yet (launched by the landing_files sensor).",
     op_retry_policy=RETRY,
 )
 weekly_kpi_job = dg.define_asset_job(
@@ -66,13 +68,13 @@ def _cron(time_of_day: str, weekday: str = "*") -> str:
     job=daily_pipeline,
     cron_schedule=_cron(str(_vars["daily_schedule_time"])),
     execution_timezone=_settings.store_timezone,
-    description="Every day at daily_schedule_time (store time): yesterday's partition and "
-    "everything downstream.",
+    description="Every day at daily_schedule_time (store time): the landing files up to "
+    "yesterday not loaded yet, and everything downstream.",
 )
 def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     store_day = context.scheduled_execution_time.astimezone(ZoneInfo(_settings.store_timezone))
-    day = (store_day.date() - timedelta(days=1)).isoformat()
-    return dg.RunRequest(run_key=f"daily-{day}", partition_key=day)
+    day = store_day.date() - timedelta(days=1)
+    return dg.RunRequest(run_key=f"daily-{day}", run_config=load_run_config(day))
 
 
 @dg.schedule(
@@ -109,32 +111,13 @@ def changed_days(before: dict[str, str], now: dict[str, str]) -> list[str]:
     return sorted(day for day, digest in now.items() if before.get(day) != digest)
 
 
-def _valid_days(days: Iterable[str], context: dg.SensorEvaluationContext) -> list[str]:
-    first = _settings.first_partition_date
-    tomorrow = datetime.now(ZoneInfo(_settings.store_timezone)).date() + timedelta(days=1)
-    valid = []
-    for day in days:
-        try:
-            parsed = date.fromisoformat(day)
-        except ValueError:
-            context.log.warning(f"landing folder dt={day} is not a date (YYYY-MM-DD): skipped")
-            continue
-        if not first <= parsed <= tomorrow:
-            context.log.warning(
-                f"landing folder dt={day} is outside the partitions ({first} to today): "
-                "skipped; change first_partition_date to load it"
-            )
-            continue
-        valid.append(day)
-    return valid
-
-
 @dg.sensor(
     job=ingest_job,
     minimum_interval_seconds=int(_vars["landing_sensor_interval_seconds"]),
-    description="Launches the ingestion of a partition day when files arrive in (or change "
-    "under) landing/<entity>/dt=<day>/. It starts from the landing zone as it is when it is "
-    "first turned on: load older days with a backfill.",
+    description="Launches an ingestion run when files arrive in (or change under) "
+    "landing/<entity>/dt=<day>/: the run loads every file not loaded yet. It starts from the "
+    "landing zone as it is when it is first turned on: a run of daily_pipeline (or "
+    "crm-mart run) loads what was there before.",
 )
 def landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     now = landing_state(load_settings())
@@ -143,13 +126,18 @@ def landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             skip_reason=f"Started watching {len(now)} landing day(s); new files from now on.",
             cursor=json.dumps(now),
         )
-    days = _valid_days(changed_days(json.loads(context.cursor), now), context)
-    requests = [dg.RunRequest(run_key=f"{day}:{now[day]}", partition_key=day) for day in days]
-    return dg.SensorResult(
-        run_requests=requests,
-        cursor=json.dumps(now),
-        skip_reason=None if requests else "No new landing files.",
-    )
+    settings = load_settings()
+    days = [  # a folder that is not a day, or before the first one, loads nothing
+        day
+        for day in changed_days(json.loads(context.cursor), now)
+        if (parsed := folder_day(day)) and parsed >= settings.first_partition_date
+    ]
+    if not days:
+        return dg.SensorResult(cursor=json.dumps(now), skip_reason="No new landing files.")
+    changes = ",".join(f"{day}:{now[day]}" for day in days)
+    key = hashlib.sha256(changes.encode()).hexdigest()[:16]
+    context.log.info(f"New or changed files in {len(days)} landing day(s): {', '.join(days)}")
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key)], cursor=json.dumps(now))
 
 
 def failure_log(settings: Settings) -> Path:
@@ -177,7 +165,6 @@ def report_run_failure(context: dg.RunFailureSensorContext) -> None:
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "job": context.dagster_run.job_name,
         "run_id": context.dagster_run.run_id,
-        "partition": context.dagster_run.tags.get("dagster/partition"),
         "cause": causes or [context.failure_event.message],
     }
     path = failure_log(load_settings())
@@ -232,14 +219,23 @@ def progress(init_context: dg.InitLoggerContext) -> logging.Logger:
 loggers = {"console": dg.colored_console_logger, "progress": progress}
 
 
-def progress_run_config(as_of: date | None = None, progress: bool = True) -> dict:
-    """Run config for one progress line per step (and D, when given) instead of the log.
-    Jobs built outside these definitions (dg.materialize) have only Dagster's console
-    logger: progress=False keeps its warnings and errors."""
+def progress_run_config(
+    as_of: date | None = None,
+    progress: bool = True,
+    load: bool = True,
+    through: date | None = None,
+) -> dict:
+    """Run config for one progress line per step instead of the log, with D (as_of, when
+    given) and, for a run that loads (load), the last landing day to load (through; None: up
+    to tomorrow). Jobs built outside these definitions (dg.materialize) have only Dagster's
+    console logger: progress=False keeps its warnings and errors."""
     quiet = {"console": {"config": {"log_level": "WARNING"}}}
-    config: dict = {"loggers": {"progress": {}} if progress else quiet}
+    config: dict = {
+        "loggers": {"progress": {}} if progress else quiet,
+        "ops": load_run_config(through)["ops"] if load else {},
+    }
     if as_of:
-        config["ops"] = {"crm_dbt_models": {"config": {"as_of_date": as_of.isoformat()}}}
+        config["ops"]["crm_dbt_models"] = {"config": {"as_of_date": as_of.isoformat()}}
     return config
 
 

@@ -210,7 +210,8 @@ class PipelineSettings(_Strict):
         section="The store", pattern=r"^[A-Z]{3}$",
     )  # fmt: skip
     first_partition_date: date = setting(
-        date(2024, 11, 1), "First daily partition (dt=) of the landing zone.", section="Ingestion"
+        date(2024, 11, 1), "The first landing day (dt=) loaded; earlier days are listed as "
+        "not loaded.", section="Ingestion"
     )
     future_tolerance_hours: int = setting(
         24, "A timestamp later than now plus this many hours is quarantined.", ge=0
@@ -298,7 +299,7 @@ class PipelineSettings(_Strict):
         2, "Marts as of a day more than this many days before today: WARN.", ge=0
     )
     daily_schedule_time: str = setting(
-        "06:00", "The daily run (store time): yesterday's partition and everything downstream.",
+        "06:00", "The daily run (store time): the files up to yesterday, then everything else.",
         section="Production runs", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
     )  # fmt: skip
     weekly_kpi_schedule_time: str = setting(

@@ -9,6 +9,7 @@ import dagster as dg
 
 from dagster_project.activate.assets import CUSTOMER_MART_MODELS
 from dagster_project.definitions import defs
+from dagster_project.ingest.contract import ENTITIES
 from dagster_project.orchestration import (
     daily_schedule,
     failure_log,
@@ -22,7 +23,7 @@ from dagster_project.transform.assets import dbt_project
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def test_the_daily_schedule_runs_yesterdays_partition_at_six_in_store_time():
+def test_the_daily_schedule_loads_through_yesterday_at_six_in_store_time():
     assert daily_schedule.cron_schedule == "0 6 * * *"
     assert daily_schedule.execution_timezone == "Asia/Shanghai"
     # 06:00 in Shanghai on 22 November is 22:00 UTC on the 21st: the store's yesterday is the 21st
@@ -30,12 +31,10 @@ def test_the_daily_schedule_runs_yesterdays_partition_at_six_in_store_time():
         scheduled_execution_time=datetime(2026, 11, 22, 6, 0, tzinfo=SHANGHAI)
     )
     request = daily_schedule(context)
-    assert request.partition_key == "2026-11-21" and request.run_key == "daily-2026-11-21"
-    job = defs.resolve_job_def("daily_pipeline")
-    assert "2026-11-21" in job.partitions_def.get_partition_keys(
-        current_time=datetime(2026, 11, 22, 6, 0, tzinfo=SHANGHAI)
-    )
-    assert job.partitions_def.timezone == "Asia/Shanghai"
+    assert request.run_key == "daily-2026-11-21"
+    assert request.run_config["ops"]["raw__orders"] == {"config": {"through": "2026-11-21"}}
+    assert set(request.run_config["ops"]) == {f"raw__{e}" for e in ENTITIES}
+    assert defs.resolve_job_def("daily_pipeline").partitions_def is None  # the ledger decides
 
 
 def test_the_weekly_schedule_rebuilds_the_weekly_kpi_tables_on_monday_morning():
@@ -45,9 +44,7 @@ def test_the_weekly_schedule_rebuilds_the_weekly_kpi_tables_on_monday_morning():
     assert keys == {"marts/kpi_weekly", "marts/kpi_weekly_monitor"}
 
 
-def test_the_sensor_requests_the_partitions_whose_files_arrived_or_changed(
-    tmp_path, monkeypatch, land
-):
+def test_the_sensor_requests_one_load_when_files_arrive_or_change(tmp_path, monkeypatch, land):
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
     land("orders", "2026-11-19", "a.csv", "order_id\n1\n")
     with dg.instance_for_test() as instance:
@@ -66,12 +63,15 @@ def test_the_sensor_requests_the_partitions_whose_files_arrived_or_changed(
         land("orders", "2020-01-01", "a.csv", "order_id\n5\n")  # before the first partition
         land("orders", "2026-11-21", "_SUCCESS", "")  # marker files are not data
         second = tick(first.cursor)
-        assert [r.partition_key for r in second.run_requests] == ["2026-11-18", "2026-11-20"]
+        assert len(second.run_requests) == 1  # one run loads every new file, of any day
+        assert second.run_requests[0].partition_key is None
         assert not tick(second.cursor).run_requests  # nothing new
+        land("orders", "2020-01-02", "b.csv", "order_id\n7\n")  # loads nothing: no run
+        assert not tick(second.cursor).run_requests
         late.write_text("customer_id\n4\n6\n")  # the file is delivered again, corrected
         os.utime(late, ns=(1, 1))
         third = tick(second.cursor)
-        assert [r.partition_key for r in third.run_requests] == ["2026-11-18"]
+        assert len(third.run_requests) == 1
         assert third.run_requests[0].run_key != second.run_requests[0].run_key
 
 

@@ -1,21 +1,36 @@
-"""One daily-partitioned Dagster asset per raw entity (their checks: quality/checks.py)."""
+"""One Dagster asset per raw entity (their checks: quality/checks.py).
 
-import warnings
-from datetime import date
+The file ledger decides what is new: a run loads every landing file not loaded yet, from any
+number of days, and records one materialization per entity. No daily partitions: a year of
+history costs Dagster the same bookkeeping as one day.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from dagster_project.ingest.contract import ENTITIES, Entity
-from dagster_project.ingest.loader import RAW_SCHEMA, LoadReport, load_partitions
+from dagster_project.ingest.loader import RAW_SCHEMA, LoadReport, landing_days, load_partitions
 from dagster_project.resources import Warehouse
-from dagster_project.settings import load_settings
+from dagster_project.settings import Settings
 
-_settings = load_settings()
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=_settings.first_partition_date.isoformat(),
-    timezone=_settings.store_timezone,
-    end_offset=1,  # today's partition exists: files extracted today may already be there
-)
+
+class LoadConfig(dg.Config):
+    through: str | None = None  # YYYY-MM-DD: load landing days up to this one; empty: up to
+    # tomorrow in store time (files extracted today may already be there)
+
+
+def load_through(config: LoadConfig, settings: Settings) -> date:
+    if config.through:
+        return date.fromisoformat(config.through)
+    return datetime.now(ZoneInfo(settings.store_timezone)).date() + timedelta(days=1)
+
+
+def load_run_config(through: date | None) -> dict:
+    """Run config for every raw asset of a run: load the landing days up to `through`."""
+    config = {"config": {"through": through.isoformat() if through else None}}
+    return {"ops": {f"raw__{entity}": config for entity in ENTITIES}}
 
 
 def raw_key(entity: str) -> dg.AssetKey:
@@ -34,6 +49,7 @@ def _report_metadata(report: LoadReport, total_rows: int) -> dict[str, object]:
         "files_loaded": report.files_loaded,
         "files_already_loaded": report.files_already_loaded,
         "files_duplicate_deliveries": report.files_duplicate,
+        "days_loaded": report.days_text,
         "quarantine_reasons": dg.MetadataValue.md(
             "| reason | rows |\n|---|---|\n" + reasons if reasons else "nothing quarantined"
         ),
@@ -44,24 +60,26 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_key(entity.name),
         group_name="ingest",
-        partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"duckdb"},
         owners=["team:data-engineering"],
         description=(
-            f"{entity.description} Loaded from landing/{entity.name}/dt=YYYY-MM-DD/; rows that "
-            "break the data contract go to raw.quarantine with their reason."
+            f"{entity.description} Loaded from landing/{entity.name}/dt=YYYY-MM-DD/: every file "
+            "not in the file ledger yet; rows that break the data contract go to "
+            "raw.quarantine with their reason."
         ),
         metadata={"table": f"{RAW_SCHEMA}.{entity.name}"},
     )
-    def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        days = [date.fromisoformat(key) for key in context.partition_keys]
+    def _raw(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, config: LoadConfig
+    ) -> dg.MaterializeResult:
+        settings = warehouse.get_settings()
+        days = landing_days(settings, entity.name, load_through(config, settings))
         with warehouse.connect() as conn:
-            report = load_partitions(conn, warehouse.get_settings(), entity, days)
+            report = load_partitions(conn, settings, entity, days)
             total = conn.execute(f"select count(*) from {RAW_SCHEMA}.{entity.name}").fetchone()[0]
         context.log.info(
-            f"{entity.name}: {report.files_loaded} file(s) loaded, {report.rows_loaded:,} rows "
-            f"loaded, {report.rows_quarantined:,} quarantined, "
+            f"{entity.name}: {report.files_loaded} file(s) loaded ({report.days_text}), "
+            f"{report.rows_loaded:,} rows loaded, {report.rows_quarantined:,} quarantined, "
             f"{report.files_already_loaded} already loaded, {report.files_duplicate} duplicate(s)"
         )
         if report.failures:
@@ -76,7 +94,4 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
     return _raw
 
 
-with warnings.catch_warnings():
-    # backfill_policy is marked beta, but it is what loads a range of days in one run
-    warnings.simplefilter("ignore", dg.BetaWarning)
-    raw_assets = [build_raw_asset(e) for e in ENTITIES.values()]
+raw_assets = [build_raw_asset(e) for e in ENTITIES.values()]

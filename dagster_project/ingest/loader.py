@@ -86,6 +86,14 @@ class LoadReport:
     rows_quarantined: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
+    days_loaded: set[date] = field(default_factory=set)  # the dt= days of the files loaded
+
+    @property
+    def days_text(self) -> str:
+        days = sorted(self.days_loaded)
+        if not days:
+            return "no new files"
+        return f"day {days[0]}" if len(days) == 1 else f"days {days[0]} to {days[-1]}"
 
     def failure_message(self) -> str:
         lines = [f"{path}: {reason}" for path, reason in self.failures]
@@ -183,10 +191,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def landing_days(settings: Settings, entity: str, through: date | None = None) -> list[date]:
+    """The days (dt= folders) of an entity's landing files, from first_partition_date up to
+    `through` (None: no limit). Other folders are listed by unrecognised_files()."""
+    days = []
+    for folder in (settings.landing_dir / entity).glob("dt=*"):
+        day = folder_day(folder.name)
+        if day and day >= settings.first_partition_date and (through is None or day <= through):
+            days.append(day)
+    return sorted(days)
+
+
 def list_landing_files(
-    settings: Settings, entity: Entity, days: list[date], report: LoadReport
+    settings: Settings,
+    entity: Entity,
+    days: list[date],
+    report: LoadReport,
+    known: dict[str, tuple[int, datetime]] | None = None,
 ) -> list[LandingFile]:
-    """The files of these partition days, sorted; files of an unknown type are failures."""
+    """The files of these days, sorted; files of an unknown type are failures. A file whose
+    size and modification time are those `known` for its path (the ledger's current
+    delivery) is counted as already loaded without reading it."""
     files = []
     for day in sorted(days):
         folder = settings.landing_dir / entity.name / f"dt={day.isoformat()}"
@@ -205,6 +230,9 @@ def list_landing_files(
                 continue
             stat = path.stat()
             modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+            if known and known.get(rel) == (stat.st_size, modified):
+                report.files_already_loaded += 1
+                continue
             files.append(LandingFile(path, rel, day, fmt, stat.st_size, sha256_of(path), modified))
     return files
 
@@ -214,7 +242,7 @@ def _hidden(path: Path) -> bool:
     return path.name.startswith((".", "_"))
 
 
-def _folder_day(name: str) -> date | None:
+def folder_day(name: str) -> date | None:
     try:
         return date.fromisoformat(name.removeprefix("dt="))
     except ValueError:
@@ -260,7 +288,7 @@ def unrecognised_files(settings: Settings) -> list[tuple[str, str | None, str, i
             add(top, meant, why)
             continue
         for sub in sorted(p for p in top.iterdir() if not _hidden(p)):
-            day = _folder_day(sub.name)
+            day = folder_day(sub.name)
             if not sub.is_dir():
                 add(sub, top.name, f"directly in landing/{top.name}/: {layout}")
             elif not sub.name.startswith("dt="):
@@ -600,6 +628,7 @@ def _load_batch(
         "select count(*), count(*) filter (where __reasons = '') from __checked"
     ).fetchone()
     report.files_loaded += len(files)
+    report.days_loaded.update(f.partition_date for f in files)
     report.rows_read += read
     report.rows_loaded += loaded
     report.rows_quarantined += read - loaded
@@ -666,14 +695,15 @@ def load_partitions(
     conn.execute(f"set TimeZone = {lit(settings.store_timezone)}")
     ensure_tables(conn, entity)
     ledger = conn.execute(
-        f"select source_file, sha256, status from {RAW_SCHEMA}.file_ledger "
-        "where entity = ? and replaced_at is null",
+        f"select source_file, sha256, status, size_bytes, delivered_at "
+        f"from {RAW_SCHEMA}.file_ledger where entity = ? and replaced_at is null",
         [entity.name],
     ).fetchall()
-    by_path = {path: sha for path, sha, _ in ledger}
-    loaded_shas = {sha: path for path, sha, status in ledger if status == "loaded"}
+    by_path = {path: sha for path, sha, *_ in ledger}
+    loaded_shas = {sha: path for path, sha, status, *_ in ledger if status == "loaded"}
+    known = {path: (size, delivered) for path, _, _, size, delivered in ledger}
     to_load: list[LandingFile] = []
-    for f in list_landing_files(settings, entity, days, report):
+    for f in list_landing_files(settings, entity, days, report, known):
         if by_path.get(f.rel_path) == f.sha256:
             report.files_already_loaded += 1
             continue

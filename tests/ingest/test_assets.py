@@ -1,4 +1,6 @@
-"""The raw assets through Dagster: partitions, metadata, their checks, failures."""
+"""The raw assets through Dagster: what a run loads, metadata, their checks, failures."""
+
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -6,6 +8,7 @@ from dagster_project.definitions import defs
 from dagster_project.ingest.assets import raw_assets
 from dagster_project.quality.checks import raw_checks
 from dagster_project.resources import Warehouse
+from dagster_project.settings import load_settings
 
 HEADER = (
     "order_id,customer_id,status,created_at,paid_at,currency,order_total,discount_total,"
@@ -14,7 +17,7 @@ HEADER = (
 ROW = "o{n},c1,paid,2025-03-0{d}T10:00:00Z,,CNY,10,0,0,0,web,none,2025-03-0{d}T10:00:00Z\n"
 
 
-def run(settings, tags=None, partition_key=None):
+def run(settings, through=None):
     orders = [a for a in raw_assets if a.key == dg.AssetKey(["raw", "orders"])]
     checks = [
         c
@@ -24,8 +27,10 @@ def run(settings, tags=None, partition_key=None):
     return dg.materialize(
         [*orders, *checks],
         resources={"warehouse": Warehouse(data_dir=str(settings.data_dir))},
-        partition_key=partition_key,
-        tags=tags or {},
+        run_config={
+            "ops": {"raw__orders": {"config": {"through": through}}},
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        },
         raise_on_error=False,
     )
 
@@ -38,20 +43,16 @@ def test_definitions_load_with_one_raw_asset_and_check_per_entity():
     assert len(raw_checks) == 18
 
 
-def test_a_range_of_days_loads_in_one_run_with_row_counts(settings, land):
+def test_every_new_day_loads_in_one_run_with_row_counts(settings, land):
     land("orders", "2025-03-01", "a.csv", HEADER + ROW.format(n=1, d=1) + ROW.format(n=2, d=1))
     land("orders", "2025-03-02", "a.csv", HEADER + ROW.format(n=3, d=2).replace("paid", "?"))
-    result = run(
-        settings,
-        tags={
-            "dagster/asset_partition_range_start": "2025-03-01",
-            "dagster/asset_partition_range_end": "2025-03-02",
-        },
-    )
+    land("orders", "2025-03-03", "a.csv", HEADER + ROW.format(n=4, d=3))  # after `through`
+    result = run(settings, through="2025-03-02")
     assert result.success
-    materializations = result.asset_materializations_for_node("raw__orders")
-    assert {m.partition for m in materializations} == {"2025-03-01", "2025-03-02"}
-    meta = materializations[0].metadata
+    (materialization,) = result.asset_materializations_for_node("raw__orders")
+    assert materialization.partition is None  # one materialization, whatever the days
+    meta = materialization.metadata
+    assert meta["days_loaded"].value == "days 2025-03-01 to 2025-03-02"
     assert meta["rows_loaded"].value == 2 and meta["rows_quarantined"].value == 1
     assert meta["dagster/row_count"].value == 2
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
@@ -69,7 +70,7 @@ def test_a_range_of_days_loads_in_one_run_with_row_counts(settings, land):
 def test_an_unreadable_file_fails_the_partition_naming_the_file(settings, land):
     land("orders", "2025-03-01", "good.csv", HEADER + ROW.format(n=1, d=1))
     land("orders", "2025-03-01", "bad.csv", "order_id;status\n1;paid\n")
-    result = run(settings, partition_key="2025-03-01")
+    result = run(settings)
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.user_failure_data.description
@@ -81,7 +82,7 @@ def test_files_in_a_misnamed_folder_are_loaded_by_nobody_and_warned_about(settin
     stray = settings.landing_dir / "Orders" / "dt=2025-03-01" / "a.csv"
     stray.parent.mkdir(parents=True)
     stray.write_text(HEADER + ROW.format(n=2, d=1))
-    result = run(settings, partition_key="2025-03-01")
+    result = run(settings)
     assert result.success  # a warning, not a failure: the good file is loaded
     (check,) = [
         c
@@ -93,3 +94,23 @@ def test_files_in_a_misnamed_folder_are_loaded_by_nobody_and_warned_about(settin
         "1 landing file(s) not loaded:\nlanding/Orders/dt=2025-03-01/a.csv: 'Orders' is not an "
         "entity folder: did you mean 'orders'? Move the files to landing/orders/dt=YYYY-MM-DD/"
     )
+
+
+def test_the_bookkeeping_of_a_run_does_not_grow_with_the_days_it_loads(tmp_path):
+    """Dagster records the same events for 60 days of files as for 5: no per-day
+    materializations, plans or partitions (a year's first load once spent minutes on them)."""
+    counts = {}
+    for days in (5, 60):
+        settings = load_settings(tmp_path / f"shop{days}")
+        for n in range(days):
+            day = date(2025, 3, 1) + timedelta(days=n)
+            row = ROW.replace("2025-03-0{d}", day.isoformat()).format(n=n)
+            folder = settings.landing_dir / "orders" / f"dt={day}"
+            folder.mkdir(parents=True)
+            (folder / "a.csv").write_text(HEADER + row)
+        result = run(settings)
+        assert result.success
+        (materialization,) = result.asset_materializations_for_node("raw__orders")
+        assert materialization.metadata["rows_loaded"].value == days
+        counts[days] = len(result.all_events)
+    assert counts[60] == counts[5]
