@@ -35,11 +35,11 @@ demo: setup
 
 ## test: lint, then the whole test suite (on every core)
 test: setup lint
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 ## test-fast: the unit tests and dbt's unit tests, without the whole-pipeline builds
 test-fast: setup
-	$(BIN)/python -m pytest -n auto -m "not slow"
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check dagster_project tests

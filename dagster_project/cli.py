@@ -229,7 +229,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     ensure_dagster_home(settings)
     # the job the daily schedule runs: every landing file up to `through` not loaded yet
     with progress_only():
-        result = defs.get_job_def("daily_pipeline").execute_in_process(
+        result = defs.resolve_job_def("daily_pipeline").execute_in_process(
             run_config=progress_run_config(as_of, through=through),
             instance=dg.DagsterInstance.get(),
             raise_on_error=False,

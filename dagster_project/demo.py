@@ -1,5 +1,6 @@
 """`crm-mart demo` (make demo): the sample shop, every asset, and where everything is."""
 
+import logging
 import time
 from datetime import date, timedelta
 
@@ -99,15 +100,23 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     if not results[0].success:
         return results
     as_of = date.fromisoformat(last)
-    history_days = int(settings.vars["demo_campaign_history_days"])
+    history = range(
+        int(settings.vars["demo_campaign_history_days"]),
+        0,
+        -int(settings.vars["demo_campaign_history_step_days"]),
+    )
     started = time.perf_counter()
-    for back in range(history_days, 0, -1):
+    # a past day rebuilds the customer marts only (cautious indirect selection), so the dbt
+    # tests that also read the seeds do not run then and Dagster warns, once per day, that
+    # the audience step is not gated on them; they ran in the full build above
+    logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
+    for n, back in enumerate(history, start=1):
         day = (as_of - timedelta(days=back)).isoformat()
         results.append(_materialize(settings, instance, CAMPAIGN_DAY_SELECTION, as_of_date=day))
         if not results[-1].success:
             return results
-        say(f"Campaigns of {day} done ({history_days - back + 1} of {history_days} past days).")
-    say(f"Ran the campaigns of {history_days} past days in {time.perf_counter() - started:.1f}s.")
+        say(f"Campaigns of {day} done ({n} of {len(history)} past days).")
+    say(f"Ran the campaigns of {len(history)} past days in {time.perf_counter() - started:.1f}s.")
     # D again, the evaluation, and the BI publication of the marts as of D
     final = CAMPAIGN_DAY_SELECTION | evaluation | dg.AssetSelection.assets(bi_marts)
     results.append(_materialize(settings, instance, final))

@@ -228,8 +228,8 @@ def progress_run_config(
     """Run config for one progress line per step instead of the log, with D (as_of, when
     given) and, for a run that loads (load), the last landing day to load (through; None: up
     to tomorrow). Jobs built outside these definitions (dg.materialize) have only Dagster's
-    console logger: progress=False keeps its warnings and errors."""
-    quiet = {"console": {"config": {"log_level": "WARNING"}}}
+    console logger: progress=False keeps its errors (a failed run's cause)."""
+    quiet = {"console": {"config": {"log_level": "ERROR"}}}
     config: dict = {
         "loggers": {"progress": {}} if progress else quiet,
         "ops": load_run_config(through)["ops"] if load else {},

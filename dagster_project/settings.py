@@ -210,8 +210,9 @@ class PipelineSettings(_Strict):
         section="The store", pattern=r"^[A-Z]{3}$",
     )  # fmt: skip
     first_partition_date: date = setting(
-        date(2024, 11, 1), "The first landing day (dt=) loaded; earlier days are listed as "
-        "not loaded.", section="Ingestion"
+        date(2024, 11, 1),
+        "The first landing day (dt=) loaded; earlier days are listed as not loaded.",
+        section="Ingestion",
     )
     future_tolerance_hours: int = setting(
         24, "A timestamp later than now plus this many hours is quarantined.", ge=0
@@ -245,7 +246,10 @@ class PipelineSettings(_Strict):
     )
     export_parquet: bool = setting(False, "Also write audience.parquet next to audience.csv.")
     demo_campaign_history_days: int = setting(
-        16, "The demo runs the campaigns for this many past days too.", ge=0
+        16, "The demo runs the campaigns of past days too, back this many days ...", ge=0
+    )
+    demo_campaign_history_step_days: int = setting(
+        2, "... every this-many-th day (1: every day; each day costs a dbt run).", ge=1
     )
     clv_horizon_days: int = setting(
         365, "Predicted CLV = expected purchases in this many days times spend.",

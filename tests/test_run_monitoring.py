@@ -11,11 +11,14 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from dagster_project.cli import DAGSTER_CONFIG, recent_runs
 from dagster_project.run_launcher import process_alive, run_process
 from dagster_project.settings import load_settings
+
+pytestmark = pytest.mark.slow  # starts a Dagster daemon: make test, not make test-fast
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -60,6 +60,7 @@ def spells(settings):
     )
 
 
+@pytest.mark.slow
 def test_a_second_daily_run_adds_one_day_and_leaves_the_past_alone(shop):
     before = spells(shop)
     last = SHOP.end - timedelta(days=1)
@@ -84,6 +85,7 @@ def test_a_second_daily_run_adds_one_day_and_leaves_the_past_alone(shop):
     assert spells(shop) == after
 
 
+@pytest.mark.slow
 def test_an_incremental_tables_tests_check_the_rows_of_its_latest_build(shop, tmp_path):
     copy = load_settings(tmp_path / "data")
     copy.warehouse_path.parent.mkdir(parents=True)
@@ -141,6 +143,7 @@ def favourites(settings):
     )
 
 
+@pytest.mark.slow
 def test_favourite_categories_built_incrementally_equal_a_rebuild(shop):
     # (int_as_of_date holds D)
     build = ["build", "--select", "int_as_of_date", "int_customer_favourite_category",
@@ -192,6 +195,7 @@ def stage_on(day, purchases, activity, known_from):
             1: "prospect_browsing", 0: "registered_dormant"}[best]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_stages_match_a_day_by_day_recomputation_from_the_definitions(shop):
     purchases, activity = defaultdict(list), defaultdict(list)
     for customer, d in query(
@@ -229,6 +233,7 @@ def test_stages_match_a_day_by_day_recomputation_from_the_definitions(shop):
     assert n_known == n_lifecycle == n_distinct
 
 
+@pytest.mark.slow
 def test_reactivations_are_counted_in_the_transition_mart(shop):
     (mart,) = query(
         shop,

@@ -10,6 +10,8 @@ from dagster_project.sample_shop.generator import ShopConfig
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import execute, load_shop, query, run_dbt
 
+pytestmark = pytest.mark.slow  # whole-pipeline builds: make test, not make test-fast
+
 SHOP = ShopConfig(customers=2500, days=300, seed=5)
 
 

@@ -20,6 +20,8 @@ from dagster_project.score.churn import (
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import empty_raw_tables, execute, query, run_dbt
 
+pytestmark = pytest.mark.slow  # whole-pipeline builds: make test, not make test-fast
+
 D = "2026-06-30"
 # with churn_label_days 90: D - 90 is Wednesday 2026-04-01, so the labelled cutoffs are the
 # Monday before it, 2026-03-30, and 90 days earlier, 2025-12-30

@@ -7,6 +7,8 @@ from dagster_project.resources import open_warehouse
 from dagster_project.score.btyd import BgNbd
 from dagster_project.score.clv import score_customer_value
 
+pytestmark = pytest.mark.slow  # whole-pipeline builds: make test, not make test-fast
+
 
 @pytest.fixture(scope="module")
 def shop(shop_warehouse):

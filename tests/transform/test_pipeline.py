@@ -4,6 +4,7 @@ import os
 from datetime import date, timedelta
 
 import dagster as dg
+import pytest
 
 from dagster_project.definitions import defs
 from dagster_project.demo import materialize_with_campaign_history, summary
@@ -26,18 +27,22 @@ def test_dbt_models_are_assets_downstream_of_the_raw_assets_grouped_by_folder():
     assert "unique_customer_lifecycle_customer_id" in checks  # dbt tests are asset checks
 
 
+@pytest.mark.slow
 def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_path, monkeypatch):
     data = tmp_path / "data"
     monkeypatch.setenv("CRM_DATA_DIR", str(data))  # dbt reads it from the environment
     data.mkdir()
-    (data / SHOP_CONFIG).write_text("demo_campaign_history_days: 3\n", encoding="utf-8")
+    (data / SHOP_CONFIG).write_text(
+        "demo_campaign_history_days: 5\ndemo_campaign_history_step_days: 2\n", encoding="utf-8"
+    )
     settings = load_settings(data)
     shop = ShopConfig(customers=300, days=60, bad_row_share=0.01)
     generate(shop, data)
     in_repo = set((DBT_PROJECT_DIR / "target").glob("*"))
     earlier_runs = set(RUNS_DIR.glob("*"))
     results = materialize_with_campaign_history(settings, dg.DagsterInstance.ephemeral())
-    assert [r.success for r in results] == [True] * 5  # ingest and dbt, 3 past days, D
+    # ingest and dbt, every second of the 5 past days (5, 3 and 1 days back), D
+    assert [r.success for r in results] == [True] * 5
     result = results[0]
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"raw/orders", "marts/customer_facts", "marts/customer_rfm", "marts/customer_lifecycle",
@@ -52,7 +57,7 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     assert f"Customers per lifecycle stage on {shop.end}" in text  # D: the last day with data
     assert "important_value" in text and "registered_dormant" in text
     assert "KPI 1/6   repeat_rate" in text  # the last complete week's KPIs 1-10
-    # the campaigns ran for the 3 days before D and for D, each with a file per due campaign
+    # the campaigns ran for 3 past days and for D, each with a file per due campaign
     final = {e.asset_key.to_user_string() for e in results[-1].get_asset_materialization_events()}
     assert {
         "activate/campaign_audience",
@@ -61,7 +66,7 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     } <= final
     days = sorted(p.name for p in (settings.exports_dir / "repurchase_45d").iterdir())
     assert [date.fromisoformat(d) for d in days] == [
-        shop.end - timedelta(days=n) for n in (3, 2, 1, 0)
+        shop.end - timedelta(days=n) for n in (5, 3, 1, 0)
     ]
     assert "repurchase_45d              email" in text
     # each dbt run's compiled SQL and results go to the data folder, none into the repo
