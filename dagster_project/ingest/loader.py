@@ -98,9 +98,9 @@ class LoadReport:
     def failure_message(self) -> str:
         lines = [f"{path}: {reason}" for path, reason in self.failures]
         return (
-            f"{len(self.failures)} {self.entity} file(s) could not be loaded; the other files of "
-            "the partition are loaded. Fix or replace these files and run the partition "
-            "again:\n" + "\n".join(lines)
+            f"{len(self.failures)} {self.entity} file(s) could not be loaded; the other files "
+            "are loaded. Fix or replace these files and run again (the files already loaded "
+            "are not loaded twice):\n" + "\n".join(lines)
         )
 
 
