@@ -147,10 +147,6 @@ def landing_days(settings: Settings) -> list[date]:
     return sorted({day for e in ENTITIES for day in loader.landing_days(settings, e)})
 
 
-def store_today(settings: Settings) -> date:
-    return datetime.now(ZoneInfo(settings.store_timezone)).date()
-
-
 def choose_days(settings: Settings, day: date | None) -> tuple[date, date | None]:
     """The last landing day to load and the as-of day D (None: the last day with data, as
     the daily schedule builds). Every file of the days up to it not loaded yet is loaded."""
@@ -162,7 +158,7 @@ def choose_days(settings: Settings, day: date | None) -> tuple[date, date | None
                 f"in {settings.config_path} to load it"
             )
         return day, day
-    today = store_today(settings)
+    today = settings.store_today()
     complete = [d for d in landing_days(settings) if d < today]
     if not complete:
         raise CommandError(
@@ -175,7 +171,7 @@ def choose_days(settings: Settings, day: date | None) -> tuple[date, date | None
 def waiting_files(settings: Settings) -> dict[str, list[str]]:
     """Per entity, the landing files not in the warehouse's file ledger (by path and size)."""
     from dagster_project.ingest.contract import ENTITIES
-    from dagster_project.ingest.loader import RAW_SCHEMA
+    from dagster_project.ingest.loader import RAW_SCHEMA, is_hidden
     from dagster_project.resources import open_warehouse, table_exists
 
     loaded: set[tuple[str, int]] = set()
@@ -190,7 +186,7 @@ def waiting_files(settings: Settings) -> dict[str, list[str]]:
     waiting: dict[str, list[str]] = {}
     for entity in ENTITIES:
         for path in sorted((settings.landing_dir / entity).glob("dt=*/*")):
-            if not path.is_file() or path.name.startswith((".", "_")):
+            if not path.is_file() or is_hidden(path.name):
                 continue
             rel = path.relative_to(settings.data_dir).as_posix()
             if (rel, path.stat().st_size) not in loaded:
@@ -198,23 +194,21 @@ def waiting_files(settings: Settings) -> dict[str, list[str]]:
     return waiting
 
 
-def days_with_waiting_files(settings: Settings) -> list[date]:
-    days = set()
-    for files in waiting_files(settings).values():
-        for rel in files:
-            try:
-                days.add(date.fromisoformat(Path(rel).parent.name[3:]))
-            except ValueError:
-                continue
-    return sorted(days)
+def waiting_days(waiting: dict[str, list[str]]) -> list[date]:
+    """The landing days of waiting_files()."""
+    from dagster_project.ingest.loader import folder_day
+
+    days = {folder_day(Path(rel).parent.name) for files in waiting.values() for rel in files}
+    return sorted(day for day in days if day)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     import dagster as dg
 
     through, as_of = choose_days(settings, args.day)
-    waiting = [d for d in days_with_waiting_files(settings) if d <= through]
-    files = sum(1 for paths in waiting_files(settings).values() for _ in paths)
+    waiting_now = waiting_files(settings)
+    waiting = [d for d in waiting_days(waiting_now) if d <= through]
+    files = sum(len(paths) for paths in waiting_now.values())
     span = "no new files" if not waiting else f"new files of {waiting[0]} to {waiting[-1]}"
     print(
         f"Loading {span} (landing days up to {through}; {files} file(s) waiting in all); "

@@ -109,13 +109,18 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     # a past day rebuilds the customer marts only (cautious indirect selection), so the dbt
     # tests that also read the seeds do not run then and Dagster warns, once per day, that
     # the audience step is not gated on them; they ran in the full build above
-    logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
-    for n, back in enumerate(history, start=1):
-        day = (as_of - timedelta(days=back)).isoformat()
-        results.append(_materialize(settings, instance, CAMPAIGN_DAY_SELECTION, as_of_date=day))
-        if not results[-1].success:
-            return results
-        say(f"Campaigns of {day} done ({n} of {len(history)} past days).")
+    gating = logging.getLogger("dagster._core.execution.plan.active")
+    level = gating.level
+    gating.setLevel(logging.ERROR)
+    try:
+        for n, back in enumerate(history, start=1):
+            day = (as_of - timedelta(days=back)).isoformat()
+            results.append(_materialize(settings, instance, CAMPAIGN_DAY_SELECTION, as_of_date=day))
+            if not results[-1].success:
+                return results
+            say(f"Campaigns of {day} done ({n} of {len(history)} past days).")
+    finally:
+        gating.setLevel(level)
     say(f"Ran the campaigns of {len(history)} past days in {time.perf_counter() - started:.1f}s.")
     # D again, the evaluation, and the BI publication of the marts as of D
     final = CAMPAIGN_DAY_SELECTION | evaluation | dg.AssetSelection.assets(bi_marts)

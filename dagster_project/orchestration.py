@@ -17,7 +17,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.activate.assets import contact_log
 from dagster_project.ingest.assets import load_run_config
-from dagster_project.ingest.loader import folder_day
+from dagster_project.ingest.loader import folder_day, is_hidden
 from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.assets import crm_dbt_models
 
@@ -95,7 +95,7 @@ def landing_state(settings: Settings) -> dict[str, str]:
     """One digest per partition day of the landing zone: the names, sizes and times of its files."""
     listing: dict[str, list[str]] = {}
     for path in sorted(settings.landing_dir.glob("*/dt=*/*")):
-        if path.is_file() and not path.name.startswith((".", "_")):
+        if path.is_file() and not is_hidden(path.name):
             stat = path.stat()
             rel = path.relative_to(settings.landing_dir)
             listing.setdefault(path.parent.name[3:], []).append(

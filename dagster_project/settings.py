@@ -14,7 +14,7 @@ import difflib
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -387,6 +387,10 @@ class Settings:
     @property
     def reporting_currency(self) -> str:
         return str(self.vars["reporting_currency"])
+
+    def store_today(self) -> date:
+        """Today in the store's time zone."""
+        return datetime.now(ZoneInfo(self.store_timezone)).date()
 
     @property
     def first_partition_date(self) -> date:

@@ -5,8 +5,7 @@ number of days, and records one materialization per entity. No daily partitions:
 history costs Dagster the same bookkeeping as one day.
 """
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -24,7 +23,7 @@ class LoadConfig(dg.Config):
 def load_through(config: LoadConfig, settings: Settings) -> date:
     if config.through:
         return date.fromisoformat(config.through)
-    return datetime.now(ZoneInfo(settings.store_timezone)).date() + timedelta(days=1)
+    return settings.store_today() + timedelta(days=1)
 
 
 def load_run_config(through: date | None) -> dict:

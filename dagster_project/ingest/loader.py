@@ -218,8 +218,7 @@ def list_landing_files(
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            # hidden and underscore files are markers or files still being written
-            if not path.is_file() or path.name.startswith((".", "_")):
+            if not path.is_file() or is_hidden(path.name):
                 continue
             rel = path.relative_to(settings.data_dir).as_posix()
             fmt = file_format(path)
@@ -237,9 +236,10 @@ def list_landing_files(
     return files
 
 
-def _hidden(path: Path) -> bool:
-    """Markers and files still being written: never loaded, never reported."""
-    return path.name.startswith((".", "_"))
+def is_hidden(name: str) -> bool:
+    """Names starting with . or _ are markers or files still being written: never loaded,
+    never reported."""
+    return name.startswith((".", "_"))
 
 
 def folder_day(name: str) -> date | None:
@@ -258,25 +258,30 @@ def probably_meant(name: str) -> str | None:
     return None
 
 
-def unrecognised_files(settings: Settings) -> list[tuple[str, str | None, str, int]]:
+def unrecognised_files(
+    settings: Settings, entity: str | None = None
+) -> list[tuple[str, str | None, str, int]]:
     """Every file of the landing zone outside <entity>/dt=YYYY-MM-DD/ (or in a dt= folder
     before first_partition_date): (path from the data folder, the entity it was probably
-    meant for, why it is not loaded, size in bytes)."""
+    meant for, why it is not loaded, size in bytes). With `entity`, only those meant for it
+    and those that name no entity; other entities' folders are not walked."""
     found: list[tuple[str, str | None, str, int]] = []
 
     def add(path: Path, entity: str | None, reason: str) -> None:
         for file in [path] if path.is_file() else sorted(path.rglob("*")):
             inside = file.relative_to(path).parts if file != path else ()
-            if file.is_file() and not any(part.startswith((".", "_")) for part in inside):
+            if file.is_file() and not any(is_hidden(part) for part in inside):
                 rel = file.relative_to(settings.data_dir).as_posix()
                 found.append((rel, entity, reason, file.stat().st_size))
 
     if not settings.landing_dir.is_dir():
         return found
     layout = "files go in landing/<entity>/dt=YYYY-MM-DD/"
-    for top in sorted(p for p in settings.landing_dir.iterdir() if not _hidden(p)):
+    for top in sorted(p for p in settings.landing_dir.iterdir() if not is_hidden(p.name)):
         if top.name not in ENTITIES or not top.is_dir():
             meant = probably_meant(top.name)
+            if entity and meant not in (entity, None):
+                continue
             if meant:
                 why = (
                     f"'{top.name}' is not an entity folder: did you mean '{meant}'? Move "
@@ -287,7 +292,9 @@ def unrecognised_files(settings: Settings) -> list[tuple[str, str | None, str, i
                 why = f"'{top.name}' is not an entity folder ({layout}; entities: {names})"
             add(top, meant, why)
             continue
-        for sub in sorted(p for p in top.iterdir() if not _hidden(p)):
+        if entity and top.name != entity:
+            continue
+        for sub in sorted(p for p in top.iterdir() if not is_hidden(p.name)):
             day = folder_day(sub.name)
             if not sub.is_dir():
                 add(sub, top.name, f"directly in landing/{top.name}/: {layout}")
@@ -304,7 +311,9 @@ def unrecognised_files(settings: Settings) -> list[tuple[str, str | None, str, i
                     f"{settings.first_partition_date}: change that setting to load it",
                 )
             else:
-                for inner in sorted(p for p in sub.iterdir() if p.is_dir() and not _hidden(p)):
+                for inner in sorted(
+                    p for p in sub.iterdir() if p.is_dir() and not is_hidden(p.name)
+                ):
                     add(
                         inner,
                         top.name,
@@ -314,12 +323,14 @@ def unrecognised_files(settings: Settings) -> list[tuple[str, str | None, str, i
 
 
 def record_unrecognised(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, now_utc: datetime
+    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: str, now_utc: datetime
 ) -> None:
-    """Replace raw.unrecognised_files with what the landing zone holds now."""
-    rows = [(*found, now_utc.replace(tzinfo=None)) for found in unrecognised_files(settings)]
+    """Replace the rows of raw.unrecognised_files meant for `entity` or for none with what
+    the landing zone holds now (each entity's load walks its own folder only)."""
+    now = now_utc.replace(tzinfo=None)
+    rows = [(*found, now) for found in unrecognised_files(settings, entity)]
     conn.execute("begin transaction")
-    conn.execute(f"delete from {UNRECOGNISED_TABLE}")
+    conn.execute(f"delete from {UNRECOGNISED_TABLE} where entity = ? or entity is null", [entity])
     if rows:
         conn.executemany(f"insert into {UNRECOGNISED_TABLE} values (?, ?, ?, ?, ?)", rows)
     conn.execute("commit")
@@ -733,7 +744,7 @@ def load_partitions(
                     _load_batch(conn, settings, entity, [f], now_utc, report)
                 except duckdb.Error as one_exc:
                     report.failures.append((f.rel_path, _reason(one_exc)))
-    record_unrecognised(conn, settings, now_utc)
+    record_unrecognised(conn, settings, entity.name, now_utc)
     return report
 
 

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import great_expectations.expectations as gxe
@@ -478,7 +477,7 @@ def validate_freshness(
     conn: duckdb.DuckDBPyConnection, settings: Settings
 ) -> tuple[Outcome, dict[str, Any]]:
     """WARN: the day the marts are as of is at most `freshness_max_days` before today."""
-    today = datetime.now(ZoneInfo(settings.store_timezone)).date()
+    today = settings.store_today()
     days = int(settings.vars["freshness_max_days"])
     oldest_ok = datetime.combine(today - timedelta(days=days), datetime.min.time())
     frame = conn.execute(
