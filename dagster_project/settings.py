@@ -83,6 +83,17 @@ class DbtVars(_Strict):
         "Every day boundary in every metric is a day in this IANA time zone.",
         section="The store",
     )
+    reporting_currency: str = setting(
+        "CNY",
+        "ISO 4217 code of every amount in the marts; other currencies convert at their day's "
+        "rate (landing/exchange_rates/).",
+        pattern=r"^[A-Z]{3}$",
+    )
+    return_window_days: int = setting(
+        30,
+        "A purchase returned in full within this many days of its payment is not a purchase.",
+        ge=0,
+    )
     duckdb_memory_limit: str = setting(
         "3GB",
         "DuckDB's memory ceiling (it spills to disk beyond it), for dbt and the pipeline.",
@@ -205,10 +216,6 @@ class DbtVars(_Strict):
 class PipelineSettings(_Strict):
     """The settings of ingestion, scores, campaigns, checks and schedules: dbt never sees them."""
 
-    reporting_currency: str = setting(
-        "CNY", "ISO 4217 code; rows in another currency are quarantined.",
-        section="The store", pattern=r"^[A-Z]{3}$",
-    )  # fmt: skip
     first_partition_date: date = setting(
         date(2024, 11, 1),
         "The first landing day (dt=) loaded; earlier days are listed as not loaded.",

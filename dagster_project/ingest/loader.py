@@ -51,11 +51,18 @@ SUFFIXES = {
 }
 SQL_TYPES = {
     INT: "bigint",
-    DECIMAL: "decimal(18, 2)",
     BOOL: "boolean",
     DATE: "date",
     TIMESTAMP: "timestamp",
 }
+EXACT_DECIMAL = "decimal(38, 18)"  # a delivered number, read to compare with what is stored
+
+
+def sql_type(c: Column) -> str:
+    """The raw table's type of a contract column."""
+    if c.kind == DECIMAL:
+        return f"decimal(18,{c.scale})"
+    return SQL_TYPES.get(c.kind, "varchar")
 
 
 class FileError(Exception):
@@ -140,6 +147,18 @@ LEDGER_COLUMNS = (
     "replaced_at timestamp",  # when another content of the path was delivered; null: current
 )
 LEDGER_NAMES = ", ".join(column.split()[0] for column in LEDGER_COLUMNS)
+QUARANTINE_COLUMNS = (
+    "entity varchar",
+    "partition_date date",
+    "source_file varchar",
+    "row_number bigint",
+    "reason varchar",
+    "payload varchar",
+    "quarantined_at timestamp",
+    f"amount {EXACT_DECIMAL}",
+    "currency varchar",
+)
+QUARANTINE_NAMES = ", ".join(column.split()[0] for column in QUARANTINE_COLUMNS)
 CONSENT_TABLE = f"{RAW_SCHEMA}.quarantined_consent"
 UNRECOGNISED_TABLE = f"{RAW_SCHEMA}.unrecognised_files"
 
@@ -153,14 +172,24 @@ def _create_or_extend(conn: duckdb.DuckDBPyConnection, table: str, columns: list
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     conn.execute(f"create schema if not exists {RAW_SCHEMA}")
-    cols = [f"{q(c.name)} {SQL_TYPES.get(c.kind, 'varchar')}" for c in entity.columns]
+    cols = [f"{q(c.name)} {sql_type(c)}" for c in entity.columns]
+    table = f"{RAW_SCHEMA}.{entity.name}"
     # a contract that grew an optional column, or a warehouse older than a meta column
-    _create_or_extend(conn, f"{RAW_SCHEMA}.{entity.name}", [*cols, *ROW_META])
-    conn.execute(
-        f"create table if not exists {RAW_SCHEMA}.quarantine (entity varchar, "
-        "partition_date date, source_file varchar, row_number bigint, reason varchar, "
-        "payload varchar, quarantined_at timestamp)"
+    _create_or_extend(conn, table, [*cols, *ROW_META])
+    # a warehouse made when amounts kept fewer decimals: widen, never narrow
+    stored = dict(
+        conn.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [RAW_SCHEMA, entity.name],
+        ).fetchall()
     )
+    for c in entity.columns:
+        wanted = sql_type(c)
+        if c.kind == DECIMAL and stored.get(c.name, wanted).replace(" ", "") != wanted:
+            conn.execute(f"alter table {table} alter column {q(c.name)} set data type {wanted}")
+    # amount and currency: a money row's readable amount as delivered, for the reconciliation
+    _create_or_extend(conn, f"{RAW_SCHEMA}.quarantine", list(QUARANTINE_COLUMNS))
     _create_or_extend(conn, f"{RAW_SCHEMA}.file_ledger", list(LEDGER_COLUMNS))
     if entity.consent:
         consent = [f"{q(c)} boolean" for c in entity.consent]
@@ -420,8 +449,8 @@ def typed_sql(c: Column, raw: str) -> str:
     if c.kind == TIMESTAMP:
         # The session time zone is the store's: a value without an offset is store time.
         return f"timezone('UTC', try_cast({raw} as timestamptz))"
-    if c.kind in SQL_TYPES:
-        return f"try_cast({raw} as {SQL_TYPES[c.kind]})"
+    if c.kind == DECIMAL or c.kind in SQL_TYPES:
+        return f"try_cast({raw} as {sql_type(c)})"
     return raw
 
 
@@ -446,16 +475,16 @@ def reasons_sql(entity: Entity, settings: Settings, now_utc: datetime) -> str:
                 f"case when {raw} is not null and {typed} is null then "
                 f"'unparsable {c.kind} in {name}: ''' || {shown} || '''' end"
             )
-        if c.kind == CURRENCY:
-            cur = settings.reporting_currency
+        if c.kind == DECIMAL:  # stored exactly, or not at all
             parts.append(
-                f"case when {typed} <> {lit(cur)} then '{name} is not the reporting currency {cur} "
-                f"(no FX table is configured): ''' || {typed} || '''' end"
+                f"case when {typed} <> try_cast({raw} as {EXACT_DECIMAL}) then '{name} has more "
+                f"than {c.scale} decimal places, which would be rounded: ''' || {shown} || '''' end"
             )
         if c.min is not None:
+            hint = f" ({c.below_min_hint})".replace("'", "''") if c.below_min_hint else ""
             parts.append(
                 f"case when {typed} < {c.min:g} then '{name} is below {c.min:g}: ''' || {shown} "
-                "|| '''' end"
+                f"|| '''{hint}' end"
             )
         if c.max is not None:
             parts.append(
@@ -521,6 +550,11 @@ def _load_batch(
         f"{typed_sql(c, q(c.name + '__raw'))} as {q(c.name)}" for c in entity.columns
     )
     columns = ", ".join(q(c.name) for c in entity.columns)
+    amount = (
+        f"try_cast({q(entity.amount + '__raw')} as {EXACT_DECIMAL})"
+        if entity.amount
+        else "null"
+    )
     keys = ", ".join(q(k) for k in entity.key)
     same_key = " and ".join(f"repeated.{q(k)} = checked.{q(k)}" for k in entity.key)
     payload = ", ".join(f"{q(name)} := {alias}" for name, alias in delivered.items())
@@ -554,7 +588,8 @@ def _load_batch(
                 on repeated.__file = checked.__file and {same_key}
         )
         select __file, __row, {columns}, __reasons,
-            case when __reasons <> '' then to_json(struct_pack({payload})) end as __payload
+            case when __reasons <> '' then to_json(struct_pack({payload})) end as __payload,
+            {amount} as __amount
         from judged
         """
     )
@@ -606,9 +641,9 @@ def _load_batch(
             )
         conn.execute(
             f"""
-            insert into {RAW_SCHEMA}.quarantine
+            insert into {RAW_SCHEMA}.quarantine ({QUARANTINE_NAMES})
             select {lit(entity.name)}, f.partition_date, f.rel_path, c.__row, c.__reasons,
-                c.__payload, ?
+                c.__payload, ?, c.__amount, {"c.currency" if entity.amount else "null"}
             from __checked as c
             join __files as f on f.path = c.__file
             where c.__reasons <> ''

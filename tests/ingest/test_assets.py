@@ -38,9 +38,9 @@ def run(settings, through=None):
 def test_definitions_load_with_one_raw_asset_and_check_per_entity():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/customers", "raw/orders", "raw/order_items", "raw/sessions", "raw/events",
-            "raw/marketing_spend"} <= keys  # fmt: skip
+            "raw/marketing_spend", "raw/returns", "raw/exchange_rates"} <= keys  # fmt: skip
     # per entity: contract (ERROR), plausibility (WARN), landing files recognised (WARN)
-    assert len(raw_checks) == 18
+    assert len(raw_checks) == 8 * 3
 
 
 def test_every_new_day_loads_in_one_run_with_row_counts(settings, land):

@@ -75,14 +75,17 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(conn, settings, lan
                 good.format(n=5, refund="0").replace(",0,0,", ",-3,0,", 1),  # negative discount
                 good.format(n=6, refund="150"),  # refund above total
                 good.format(n=7, refund="0").replace("2026-11-01T10:00", "2026-11-25T10:00"),
-                good.format(n=8, refund="0").replace("CNY", "USD"),  # another currency
+                good.format(n=8, refund="0").replace("100.00", "100.00005"),  # 5 decimals
                 good.format(n=9, refund="0").replace("2026-11-01T10:05:00Z", "soon", 1),
+                good.format(n=10, refund="0").replace("100.00", "-12.50"),  # a credit note
+                # another currency and three decimals: loaded as delivered
+                good.format(n=11, refund="0").replace("CNY", "usd").replace("100.00", "0.001"),
             ]
         )
         + "\n",
     )
     report = load(conn, settings)
-    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (9, 1, 8)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (11, 2, 9)
     reasons = dict(
         conn.execute("select row_number, reason from raw.quarantine order by row_number").fetchall()
     )
@@ -94,19 +97,30 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(conn, settings, lan
         5: "discount_total is below 0: '-3'",
         6: "refund_total above order_total",
         7: "created_at is more than 24 hours in the future: '2026-11-25T10:00:00Z'",
-        8: "currency is not the reporting currency CNY (no FX table is configured): 'USD'",
+        8: "order_total has more than 4 decimal places, which would be rounded: '100.00005'",
         9: "unparsable timestamp in paid_at: 'soon'",
+        # one reason, which says where a credit note goes (not also "refund above total")
+        10: "order_total is below 0: '-12.50' (a credit note or return: deliver it as a row of "
+        "landing/returns/ (see 'returns' in docs/data-contract.md))",
     }
+    assert conn.execute(
+        "select order_id, currency, order_total from raw.orders where order_id = 'o11'"
+    ).fetchall() == [("o11", "USD", Decimal("0.001"))]
+    # the readable amount of a quarantined money row is kept for the reconciliation
+    assert conn.execute(
+        "select amount, currency from raw.quarantine where row_number in (8, 10) order by 1"
+    ).fetchall() == [(Decimal("-12.5"), "CNY"), (Decimal("100.00005"), "CNY")]
     source, payload = conn.execute(
         "select source_file, payload from raw.quarantine where row_number = 4"
     ).fetchone()
     assert source == f"landing/orders/dt={DAY}/mixed.csv"
     assert json.loads(payload)["status"] == "lost"  # the raw row, as delivered
-    assert conn.execute("select order_id from raw.orders").fetchall() == [("o1",)]
+    orders = conn.execute("select order_id from raw.orders order by 1").fetchall()
+    assert orders == [("o1",), ("o11",)]
     ledger = conn.execute(
         "select rows_read, rows_loaded, rows_quarantined from raw.file_ledger"
     ).fetchall()
-    assert ledger == [(9, 1, 8)]
+    assert ledger == [(11, 2, 9)]
     assert validate_ledger(conn, settings, ORDERS, max_share=1.0).failures == []
 
 

@@ -119,15 +119,26 @@ def test_quarantined_share_per_file_warns_above_1_percent_and_fails_above_20(
     conn, settings, land, bad_rows, contract_passes, plausibility_passes
 ):
     settings = Settings(settings.data_dir, {**settings.vars, "quarantine_share_min_rows": 10})
-    rows = [row(n) if n >= bad_rows else row(n).replace("CNY", "USD") for n in range(10)]
+    rows = [row(n) if n >= bad_rows else row(n).replace("CNY", "US$") for n in range(10)]
     land("orders", DAY, "a.csv", HEADER + "".join(rows))
     assert load(conn, settings).rows_quarantined == bad_rows
     assert validate_raw(conn, settings, ORDERS, CONTRACT)[0].success is contract_passes
     assert validate_raw(conn, settings, ORDERS, PLAUSIBILITY)[0].success is plausibility_passes
 
 
+def test_credit_notes_in_the_orders_file_warn_but_do_not_block(conn, settings, land):
+    """3 of 10 rows are credit notes (negative totals): quarantined with a reason that says
+    where they belong, shown by the warning, but 0 of 10 rows are broken: the load goes on."""
+    settings = Settings(settings.data_dir, {**settings.vars, "quarantine_share_min_rows": 10})
+    rows = [row(n, total=-5 if n < 3 else 10) for n in range(10)]
+    land("orders", DAY, "a.csv", HEADER + "".join(rows))
+    assert load(conn, settings).rows_quarantined == 3
+    assert validate_raw(conn, settings, ORDERS, CONTRACT)[0].success
+    assert not validate_raw(conn, settings, ORDERS, PLAUSIBILITY)[0].success
+
+
 def test_a_file_below_the_minimum_rows_is_not_judged_on_its_share(conn, settings, land):
-    land("orders", DAY, "a.csv", HEADER + row(1) + row(2).replace("CNY", "USD"))  # 50%
+    land("orders", DAY, "a.csv", HEADER + row(1) + row(2).replace("CNY", "US$"))  # 50%
     load(conn, settings)
     assert validate_raw(conn, settings, ORDERS, CONTRACT)[0].success  # 2 rows < 100
 

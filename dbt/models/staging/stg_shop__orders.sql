@@ -1,5 +1,10 @@
--- Current state per order: the newest version wins. A purchase (docs/metrics.md) is a paid,
--- not cancelled order with a positive net amount; its day is the paid day in store time.
+-- Current state per order: the newest version wins. Amounts are in the reporting currency,
+-- converted at the rate of the order's day (the paid day, else the created day); the
+-- delivered currency and total are kept. An order with no rate for its day has null amounts
+-- and is_converted false: it counts nowhere until its rate arrives (a late rate converts it
+-- at the next build). A sale is a paid, converted, not cancelled order; is_purchase says
+-- whether the order alone makes a purchase (docs/metrics.md): int_purchase_days also
+-- takes its return documents into account.
 {{
     config(
         materialized='incremental',
@@ -14,8 +19,28 @@
 with newest as (
     {{ newest_version(
         source('raw', 'orders'), ['order_id'], 'updated_at desc',
-        where=touched_keys(source('raw', 'orders'), ['order_id'], this) if is_incremental() else none
+        where=(
+            touched_keys(source('raw', 'orders'), ['order_id'], this) ~ ' or '
+            ~ touched_by_rates(
+                source('raw', 'orders'), ['order_id'], to_store_date('coalesce(paid_at, created_at)'), this
+            )
+        ) if is_incremental() else none
     ) }}
+),
+
+rates as (
+    select * from {{ ref('stg_shop__exchange_rates') }}
+),
+
+converted as (
+    select
+        newest.*,
+        {{ fx_rate('newest.currency', 'rates.rate') }} as fx_rate
+    from newest
+    left join rates
+        on
+            newest.currency = rates.currency
+            and {{ to_store_date('coalesce(newest.paid_at, newest.created_at)') }} = rates.rate_date
 ),
 
 final as (
@@ -29,20 +54,26 @@ final as (
         paid_at,
         {{ to_store_date('paid_at') }} as paid_date,
         currency,
-        order_total,
-        coalesce(discount_total, 0) as discount_total,
-        coalesce(shipping_total, 0) as shipping_total,
-        coalesce(refund_total, 0) as refund_total,
-        order_total - coalesce(refund_total, 0) as net_revenue,
+        order_total as original_order_total,
+        coalesce(refund_total, 0) as original_refund_total,
+        fx_rate,
+        fx_rate is not null as is_converted,
+        {{ to_reporting('order_total', 'fx_rate') }} as order_total,
+        {{ to_reporting('coalesce(discount_total, 0)', 'fx_rate') }} as discount_total,
+        {{ to_reporting('coalesce(shipping_total, 0)', 'fx_rate') }} as shipping_total,
+        {{ to_reporting('coalesce(refund_total, 0)', 'fx_rate') }} as refund_total,
+        {{ to_reporting('order_total', 'fx_rate') }}
+        - {{ to_reporting('coalesce(refund_total, 0)', 'fx_rate') }} as net_revenue,
         channel,
         coalesce(promotion_type, 'none') as promotion_type,
         {{ is_deal() }} as is_deal,
-        {{ is_purchase() }} as is_purchase,
+        fx_rate is not null and paid_at is not null and status != 'cancelled' as is_sale,
+        fx_rate is not null and {{ is_purchase() }} as is_purchase,
         updated_at,
         version_count,
         _loaded_at,
         {{ build_started_at() }} as _built_at
-    from newest
+    from converted
 )
 
 select * from final
