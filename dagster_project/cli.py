@@ -272,6 +272,7 @@ def status_report(settings: Settings) -> str:
     import dagster as dg
 
     from dagster_project.definitions import defs
+    from dagster_project.demo import reconciliation_lines
     from dagster_project.ingest.assets import raw_key
     from dagster_project.ingest.contract import ENTITIES
     from dagster_project.ingest.loader import unrecognised_files
@@ -286,6 +287,7 @@ def status_report(settings: Settings) -> str:
                         "select as_of_date from intermediate.int_as_of_date"
                     ).fetchone()
                     lines.append(f"Marts as of {as_of}.")
+                lines += reconciliation_lines(conn, settings)
         except Exception as error:  # a run holds the write lock: the rest still answers
             lines.append(f"The warehouse cannot be read now ({str(error).splitlines()[0]}).")
     waiting = waiting_files(settings)

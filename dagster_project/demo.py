@@ -5,6 +5,7 @@ import time
 from datetime import date, timedelta
 
 import dagster as dg
+import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.activate.assets import (
@@ -128,6 +129,40 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     return results
 
 
+def reconciliation_lines(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, months: int = 3
+) -> list[str]:
+    """The last months of marts.reconciliation_monthly, for a finance person: sales, returns,
+    net, guests' share, and what ingestion quarantined or held back."""
+    if not table_exists(conn, "marts.reconciliation_monthly"):
+        return []
+    rows = conn.execute(
+        """
+        select month_start, gross_sales, returns, net_sales, net_sales_guest,
+            order_rows_quarantined + return_rows_quarantined,
+            quarantined_order_amount + quarantined_return_amount, rows_without_rate
+        from marts.reconciliation_monthly order by month_start desc limit ?
+        """,
+        [months],
+    ).fetchall()
+    currency = settings.reporting_currency
+    lines = [
+        "",
+        f"Revenue per month, {currency} (marts.reconciliation_monthly, marts.kpi_revenue):",
+    ]
+    lines.append(
+        f"  {'month':<8} {'gross':>14} {'returns':>12} {'net':>14} {'guests':>7}"
+        f"  {'quarantined rows (amount)':>26}  without rate"
+    )
+    for month, gross, returns, net, guest_net, q_rows, q_amount, no_rate in reversed(rows):
+        guests = f"{guest_net / net:.1%}" if net else "-"
+        lines.append(
+            f"  {month:%Y-%m}  {gross:>14,.2f} {returns:>12,.2f} {net:>14,.2f} {guests:>7}"
+            f"  {q_rows:>12,} ({q_amount:>11,.2f})  {no_rate:>12,}"
+        )
+    return lines
+
+
 def summary(settings: Settings) -> str:
     with open_warehouse(settings, read_only=True) as conn:
         ledger = conn.execute(
@@ -194,12 +229,14 @@ def summary(settings: Settings) -> str:
             else []
         )
         (clv,) = conn.execute("select sum(predicted_clv) from marts.customer_value").fetchall()
+        revenue = reconciliation_lines(conn, settings)
     lines = ["", "Raw ingestion (rows loaded / quarantined per entity):"]
     for entity, files, dups, loaded, quarantined in ledger:
         lines.append(
             f"  {entity:<16} {loaded:>10,} loaded  {quarantined:>7,} quarantined"
             f"  ({files} files{f', {dups} duplicate deliveries' if dups else ''})"
         )
+    lines += revenue
     lines += ["", f"Customers per lifecycle stage on {as_of} (marts.customer_lifecycle):"]
     lines += [f"  {stage:<20} {n:>8,}  {zh}" for stage, zh, n in stages]
     lines += ["", "Buyers per RFM group (marts.customer_rfm):"]

@@ -90,8 +90,9 @@ class DbtVars(_Strict):
         pattern=r"^[A-Z]{3}$",
     )
     return_window_days: int = setting(
-        30,
-        "A purchase returned in full within this many days of its payment is not a purchase.",
+        14,
+        "A sale returned in full within this many days of its payment is not a purchase "
+        "(14: the EU's right of withdrawal). Below restate_days.",
         ge=0,
     )
     duckdb_memory_limit: str = setting(
@@ -207,6 +208,11 @@ class DbtVars(_Strict):
         _increasing("member_tiers' min_net_revenue", [t.min_net_revenue for t in self.member_tiers])
         _increasing("retention_horizons_days", self.retention_horizons_days)
         _increasing("lifetime_bins_days", self.lifetime_bins_days)
+        if self.return_window_days >= self.restate_days:
+            raise ValueError(
+                "return_window_days must be below restate_days: a full return must reach "
+                "the days the daily build restates"
+            )
         for band in self.kpi_pre_churn_bands:
             if band.max_days is not None and band.max_days < band.min_days:
                 raise ValueError(f"kpi_pre_churn_bands: {band.kpi} ends before it starts")

@@ -24,7 +24,8 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
     report = run_benchmark("300", tmp_path / "bench" / "300", days=40)
     report = json.loads(json.dumps(report))  # what the JSON file holds
     assert set(report["rows"]) == {
-        "customers", "orders", "order_items", "sessions", "events", "marketing_spend"
+        "customers", "orders", "order_items", "returns", "sessions", "events",
+        "marketing_spend", "exchange_rates",
     }  # fmt: skip
     assert all(n > 0 for n in report["rows"].values())
     # two daily runs, each loading exactly its held-back day: the shop's last two days

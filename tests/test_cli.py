@@ -97,7 +97,8 @@ def test_two_shops_from_one_checkout_each_cut_days_at_their_own_midnight(tmp_pat
     assert init.returncode == 0, init.stderr
     assert "store_timezone: 'Europe/London'" in (london / SHOP_CONFIG).read_text()
     assert sorted(p.name for p in (london / "landing").iterdir()) == [
-        "customers", "events", "marketing_spend", "order_items", "orders", "sessions",
+        "customers", "events", "exchange_rates", "marketing_spend", "order_items", "orders",
+        "returns", "sessions",
     ]  # fmt: skip
     assert crm_mart("init", str(shanghai)).returncode == 0  # the default zone, Asia/Shanghai
     for shop in (london, shanghai):

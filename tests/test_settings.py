@@ -30,8 +30,8 @@ def test_the_shop_config_overrides_a_default_and_a_variable_overrides_both(tmp_p
     assert settings.store_timezone == "Europe/London"  # the file, over Asia/Shanghai
     assert settings.vars["restate_days"] == 20
     assert settings.vars["stage_active_max_days"] == 45  # untouched: the default
-    monkeypatch.setenv("CRM_RESTATE_DAYS", "9")
-    assert load_settings(tmp_path).vars["restate_days"] == 9
+    monkeypatch.setenv("CRM_RESTATE_DAYS", "19")
+    assert load_settings(tmp_path).vars["restate_days"] == 19
     # a list in a variable is YAML, like the file
     monkeypatch.setenv("CRM_RFM_F_BREAKPOINTS", "[1, 3, 5, 7, 9]")
     assert load_settings(tmp_path).dbt_vars["rfm_f_breakpoints"] == [1, 3, 5, 7, 9]

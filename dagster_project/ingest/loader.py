@@ -551,9 +551,7 @@ def _load_batch(
     )
     columns = ", ".join(q(c.name) for c in entity.columns)
     amount = (
-        f"try_cast({q(entity.amount + '__raw')} as {EXACT_DECIMAL})"
-        if entity.amount
-        else "null"
+        f"try_cast({q(entity.amount + '__raw')} as {EXACT_DECIMAL})" if entity.amount else "null"
     )
     keys = ", ".join(q(k) for k in entity.key)
     same_key = " and ".join(f"repeated.{q(k)} = checked.{q(k)}" for k in entity.key)

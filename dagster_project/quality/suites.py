@@ -218,8 +218,10 @@ def ledger_frame(
             coalesce(q.n, 0) as rows_in_quarantine_table,
             -- judged on files big enough for a share to mean something
             case when l.rows_read >= $min_rows then
-                (l.rows_quarantined - case when $broken_only then coalesce(q.misplaced, 0) else 0 end)
-                / l.rows_read
+                (
+                    l.rows_quarantined
+                    - case when $broken_only then coalesce(q.misplaced, 0) else 0 end
+                ) / l.rows_read
             end as quarantined_share
         from ledger as l
         full join in_raw as r on r.source_file = l.source_file

@@ -4,8 +4,10 @@ Customers follow a buy-till-you-die process (BG/NBD): each has a purchase rate d
 from a Gamma distribution and, after every purchase, drops out with a probability drawn
 from a Beta distribution; deal lovers drop out faster. Purchases run on a seasonal clock
 (weekends, 6.18, 11.11, 12.12, year end). Around the purchases come failed and refunded
-orders, late status updates, guest checkouts, browsing sessions, prospects who never buy,
-anonymous visitors, profile updates (unsubscribes among them) and marketing spend.
+orders, late status updates, returns and credit notes (about 7.5% of sales, some the same
+day, some weeks later, some naming no order), guest checkouts (about 15% of orders), orders
+in a second currency (USD, about 10%, with daily rates), browsing sessions, prospects who
+never buy, anonymous visitors, profile updates (unsubscribes among them) and marketing spend.
 
 numpy generates customers in fixed-size chunks into staging Parquet files; DuckDB then
 formats ids and timestamps and writes the hive-partitioned landing files (dt=YYYY-MM-DD),
@@ -81,6 +83,8 @@ HOUR_P = np.array(
     [2, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 6, 5, 5, 5, 6, 7, 9, 11, 12, 10, 5], dtype=float
 )
 HOUR_P /= HOUR_P.sum()
+CURRENCIES = "['CNY', 'USD']"  # orders' currency codes 0 and 1, as a DuckDB list
+RETURN_REASONS = ("cancelled", "changed mind", "damaged", "wrong size", "not as described")
 # event types, statuses etc. are stored as codes in the staging files: indexes into these
 EV = {name: i for i, name in enumerate(EVENT_TYPES)}
 ST = {name: i for i, name in enumerate(ORDER_STATUSES)}
@@ -229,7 +233,7 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
     cancel = rng.random(unpaid_c.size) < 0.3  # the rest stay 'created', never paid
 
     n_purch = pc.size
-    n_guest = round(n_purch * 0.04)
+    n_guest = round(n_purch * 0.21)  # about 15% of all orders
     guest_t = with_hour(rng, rng.choice(cfg.days, n_guest, p=clock.w / clock.w.sum()).astype(float))
 
     # orders: customers' purchases, then failed attempts, then guest checkouts
@@ -283,7 +287,18 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
     is_purchase = kind == 0
     paid_lag = rng.uniform(1, 15, n_ord) / 1440.0
     r = rng.random(n_ord)
-    refund_kind = np.where(is_purchase & (r < 0.04), 1, np.where(is_purchase & (r < 0.07), 2, 0))
+    refund_kind = np.where(is_purchase & (r < 0.015), 1, np.where(is_purchase & (r < 0.03), 2, 0))
+
+    # a second currency: about 10% of orders are in USD, at the rate of the order's day (the
+    # paid day, else the created day); its own random stream
+    xr = np.random.default_rng([cfg.seed, chunk, 1])
+    in_usd = xr.random(n_ord) < 0.1
+    day_of = np.minimum(np.where(is_purchase, o_time + paid_lag, o_time).astype(int), cfg.days - 1)
+    fx = np.where(in_usd, usd_rates(cfg.days)[day_of], 1.0)
+    total, discount = np.round(total / fx, 2), np.round(discount / fx, 2)
+    shipping = np.round(shipping / fx, 2)
+    unit = np.round(unit / fx[it_order], 2)
+    line_total = np.round(unit * qty, 2)
     v_order, v_status, v_upd, v_refund = [], [], [], []
 
     def version(mask: np.ndarray, status: int, at: np.ndarray, refund: np.ndarray) -> None:
@@ -306,6 +321,8 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
     partial = np.round(total * rng.uniform(0.2, 0.6, n_ord), 2)
     version(refund_kind == 2, ST["partially_refunded"], refund_at, partial)
     vo = np.concatenate(v_order)
+    returns = _returns(xr, cfg, is_purchase & (refund_kind == 0), o_id, glob(o_cust),
+                       o_time + paid_lag, total, in_usd, base)  # fmt: skip
     orders = _table(
         order_no=o_id[vo],
         customer_no=glob(o_cust[vo]),
@@ -313,6 +330,7 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
         created_at=o_time[vo],
         paid_at=np.where(is_purchase[vo], o_time[vo] + paid_lag[vo], np.nan),
         order_total=total[vo],
+        currency=in_usd[vo].astype(np.int8),
         discount_total=discount[vo],
         shipping_total=shipping[vo],
         refund_total=np.concatenate(v_refund),
@@ -495,10 +513,64 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
         "customers": customers,
         "orders": orders,
         "order_items": items,
+        "returns": returns,
         "sessions": sessions,
         "events": events,
         "_acquired": _table(acquired=acquired.ravel()),
     }
+
+
+def usd_rates(days: int) -> np.ndarray:
+    """CNY per USD on each day of the shop: a slow swing and a weekly wobble, 4 decimals."""
+    d = np.arange(days)
+    return np.round(7.1 + 0.12 * np.sin(2 * np.pi * d / 91) + 0.03 * np.sin(2 * np.pi * d / 7), 4)
+
+
+def _returns(
+    xr: np.random.Generator,
+    cfg: ShopConfig,
+    sold: np.ndarray,
+    o_id: np.ndarray,
+    o_customer: np.ndarray,
+    paid_t: np.ndarray,
+    total: np.ndarray,
+    in_usd: np.ndarray,
+    base: int,
+) -> pa.Table:
+    """Return documents for about 7.5% of the sales: 2% returned in full within two days
+    (half of them the same day), 3.5% in part 3-20 days later, 2% as credit notes that
+    name the customer but not the order (a guest's always names the order)."""
+    r = xr.random(sold.size)
+    kinds = (
+        (sold & (r < 0.02), 0.0, 2.0, 1.0, 1.0),
+        (sold & (r >= 0.02) & (r < 0.055), 3.0, 20.0, 0.2, 0.6),
+        (sold & (r >= 0.055) & (r < 0.075), 1.0, 30.0, 0.3, 1.0),
+    )
+    parts = []
+    for k, (mask, lag_lo, lag_hi, share_lo, share_hi) in enumerate(kinds):
+        idx = np.flatnonzero(mask)
+        lag = xr.uniform(lag_lo, lag_hi, idx.size)
+        if k == 0:  # half of the full returns on the day of the sale
+            lag = np.where(xr.random(idx.size) < 0.5, 0.0, lag)
+        at = paid_t[idx] + lag
+        if k == 0:  # stay within the sale's day when the lag is 0
+            at = np.where(lag == 0, paid_t[idx] + 1 / 1440.0, at)
+        share = xr.uniform(share_lo, share_hi, idx.size)
+        amount = np.where(share >= 1, total[idx], np.round(total[idx] * share, 2))
+        keep = at < cfg.days
+        idx, at, amount = idx[keep], at[keep], amount[keep]
+        unlinked = (k == 2) & (o_customer[idx] >= 0)
+        parts.append((idx, at, amount, np.where(unlinked, -1, o_id[idx]), k))
+    idx = np.concatenate([p[0] for p in parts])
+    return _table(
+        return_no=base + np.arange(idx.size),
+        order_no=np.concatenate([p[3] for p in parts]),
+        customer_no=o_customer[idx],
+        returned_at=np.concatenate([p[1] for p in parts]),
+        amount=np.concatenate([p[2] for p in parts]),
+        currency=in_usd[idx].astype(np.int8),
+        reason=np.concatenate([np.full(p[0].size, p[4]) for p in parts]).astype(np.int8),
+    )
 
 
 # --- landing files ----------------------------------------------------------
@@ -579,7 +651,7 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
                 {opt_cust} as customer_id,
                 {_sql_list(ORDER_STATUSES)}[status + 1] as status,
                 {z("created_at")} as created_at, {z("paid_at")} as paid_at,
-                'CNY' as currency, {money("order_total")} as order_total,
+                {CURRENCIES}[currency + 1] as currency, {money("order_total")} as order_total,
                 {money("discount_total")} as discount_total,
                 {money("shipping_total")} as shipping_total,
                 {money("refund_total")} as refund_total,
@@ -595,8 +667,19 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
                 ("discount_total", "'-5.00'"),
                 ("refund_total", "printf('%.2f', order_total::double + 10)"),
                 ("created_at", "'2099-01-01T00:00:00Z'"),
-                ("currency", "'USD'"),
+                ("currency", "'US$'"),
             ],
+        ),
+        "returns": (
+            f"""select 'R' || lpad(return_no::varchar, 11, '0') as return_id,
+                case when order_no >= 0 then 'O' || lpad(order_no::varchar, 11, '0') end
+                    as order_id,
+                {opt_cust} as customer_id, {z("returned_at")} as returned_at,
+                {money("amount")} as amount, {CURRENCIES}[currency + 1] as currency,
+                {_sql_list(RETURN_REASONS)}[reason + 1] as reason, {dt("returned_at")} as dt
+            from src""",
+            "return_id",
+            [("amount", "'-5.00'"), ("returned_at", "null")],
         ),
         "order_items": (
             f"""select 'O' || lpad(order_no::varchar, 11, '0') as order_id,
@@ -739,8 +822,15 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
             (staging / name).mkdir(parents=True, exist_ok=True)
             pq.write_table(table, staging / name / f"chunk-{chunk:05d}.parquet")
     spend = _marketing_spend(cfg, acquired.reshape(len(ACQ_CHANNELS), cfg.days))
-    (staging / "marketing_spend").mkdir(parents=True, exist_ok=True)
-    pq.write_table(spend, staging / "marketing_spend" / "chunk-00000.parquet")
+    rates = pa.table(
+        {
+            "date": [(cfg.start + timedelta(days=d)).isoformat() for d in range(cfg.days)],
+            "rate": usd_rates(cfg.days),
+        }
+    )
+    for name, table in (("marketing_spend", spend), ("exchange_rates", rates)):
+        (staging / name).mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, staging / name / "chunk-00000.parquet")
 
     counts: dict[str, int] = {}
     con = duckdb.connect()
@@ -754,6 +844,11 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
         queries["marketing_spend"] = (
             "select date, channel, printf('%.2f', spend) as spend, 'CNY' as currency, "
             "date as dt from src",
+            "date",
+            [],
+        )
+        queries["exchange_rates"] = (
+            "select date, 'USD' as currency, printf('%.4f', rate) as rate, date as dt from src",
             "date",
             [],
         )
@@ -823,4 +918,13 @@ def _marketing_spend(cfg: ShopConfig, acquired: np.ndarray) -> pa.Table:
     )
 
 
-ENTITY_NAMES = ("customers", "orders", "order_items", "sessions", "events", "marketing_spend")
+ENTITY_NAMES = (
+    "customers",
+    "orders",
+    "order_items",
+    "returns",
+    "sessions",
+    "events",
+    "marketing_spend",
+    "exchange_rates",
+)

@@ -23,3 +23,14 @@
         )
     )
 {%- endmacro %}
+
+{#- Every column of `relation` plus fx_rate, the rate of its currency on `day_expr` (an
+    expression on the relation's columns, which it reads as fx_source.<column>). -#}
+{% macro with_fx_rate(relation, day_expr) -%}
+    select
+        fx_source.*,
+        {{ fx_rate('fx_source.currency', 'fx_rates.rate') }} as fx_rate
+    from {{ relation }} as fx_source
+    left join {{ ref('stg_shop__exchange_rates') }} as fx_rates
+        on fx_source.currency = fx_rates.currency and {{ day_expr }} = fx_rates.rate_date
+{%- endmacro %}

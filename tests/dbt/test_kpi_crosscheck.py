@@ -23,44 +23,77 @@ def shop(tmp_path_factory):
     return settings
 
 
+def store_day(utc: pd.Series) -> pd.Series:
+    return pd.to_datetime(utc).dt.tz_localize("UTC").dt.tz_convert("Asia/Shanghai").dt.date
+
+
 @pytest.fixture(scope="module")
 def purchase_days(shop):
-    """metrics.md's purchase days, in pandas from raw.orders: newest version per order, paid,
-    not cancelled, net > 0; the day is the paid day in Asia/Shanghai; one row per day."""
+    """metrics.md's purchase days, in pandas from the raw tables: the newest version per
+    order, in CNY at the rate of its day; a sale is paid and not cancelled; its return
+    documents replace its refund_total; a sale returned in full within 14 days is no
+    purchase; a credit note naming no order goes against the customer's latest purchase day
+    on or before it. The day is the paid day in Asia/Shanghai; one row per day."""
+    rates = {
+        (d, c): float(r)
+        for d, c, r in query(shop, "select date, currency, rate from raw.exchange_rates")
+    }
     orders = pd.DataFrame(
         query(
             shop,
-            "select order_id, customer_id, status, paid_at, order_total, refund_total, "
-            "updated_at, _loaded_at from raw.orders",
+            "select order_id, customer_id, status, created_at, paid_at, currency, order_total, "
+            "refund_total, updated_at, _loaded_at from raw.orders",
         ),
-        columns=[
-            "order_id",
-            "customer_id",
-            "status",
-            "paid_at",
-            "total",
-            "refund",
-            "updated_at",
-            "loaded",
-        ],
-    )
+        columns=["order_id", "customer_id", "status", "created_at", "paid_at", "currency",
+                 "total", "refund", "updated_at", "loaded"],
+    )  # fmt: skip
     orders = orders.sort_values(["updated_at", "loaded"]).groupby("order_id").tail(1)
-    net = orders["total"].astype(float) - orders["refund"].fillna(0).astype(float)
-    paid = orders[
+    orders["refund"] = orders["refund"].fillna(0).astype(float)
+    orders["total"] = orders["total"].astype(float)
+    orders["day"] = store_day(orders["paid_at"].fillna(orders["created_at"]))
+    orders["rate"] = [
+        1.0 if c == "CNY" else rates[(d, c)]
+        for d, c in zip(orders["day"], orders["currency"], strict=True)
+    ]
+    sales = orders[
         orders["paid_at"].notna()
         & (orders["status"] != "cancelled")
-        & (net > 0)
         & orders["customer_id"].notna()
     ].copy()
-    paid["net"] = net
-    paid["day"] = (
-        pd.to_datetime(paid["paid_at"]).dt.tz_localize("UTC").dt.tz_convert("Asia/Shanghai").dt.date
+    returns = pd.DataFrame(
+        query(shop, "select order_id, customer_id, returned_at, amount, currency from raw.returns"),
+        columns=["order_id", "customer_id", "returned_at", "amount", "currency"],
     )
-    return (
+    returns["amount"] = returns["amount"].astype(float)
+    returns["day"] = store_day(returns["returned_at"])
+    returns["cny"] = [
+        a * (1.0 if c == "CNY" else rates[(d, c)])
+        for a, c, d in zip(returns["amount"], returns["currency"], returns["day"], strict=True)
+    ]
+    linked = returns.merge(sales[["order_id", "day"]], on="order_id", suffixes=("", "_paid"))
+    in_window = linked[linked["day"] <= linked["day_paid"] + timedelta(days=14)]
+    docs = linked.groupby("order_id")["cny"].sum()
+    sales["returned_in_window"] = sales["order_id"].map(
+        in_window.groupby("order_id")["amount"].sum()
+    )
+    sales["documented"] = sales["order_id"].isin(docs.index)
+    left = sales["total"] - sales["returned_in_window"].where(sales["documented"], sales["refund"])
+    paid = sales[left.fillna(sales["total"]) > 0].copy()
+    refunds = paid["order_id"].map(docs).where(paid["documented"], paid["refund"] * paid["rate"])
+    paid["net"] = (paid["total"] * paid["rate"]).round(4) - refunds
+    days = (
         paid.groupby(["customer_id", "day"])
         .agg(orders=("order_id", "size"), net=("net", "sum"))
         .reset_index()
     )
+    unlinked = returns[returns["order_id"].isna() & returns["customer_id"].notna()]
+    for customer, day, cny in zip(
+        unlinked["customer_id"], unlinked["day"], unlinked["cny"], strict=True
+    ):
+        before = days[(days["customer_id"] == customer) & (days["day"] <= day)]
+        if len(before):
+            days.loc[before["day"].idxmax(), "net"] -= cny
+    return days
 
 
 def test_repeat_rate_and_customer_quality_match(shop, purchase_days):

@@ -44,7 +44,7 @@ def shop(tmp_path_factory):
     data = tmp_path_factory.mktemp("shop")
     summary = generate(ShopConfig(customers=4000), data)
     con = duckdb.connect()
-    for entity in ("customers", "orders", "sessions", "events"):
+    for entity in ("customers", "orders", "returns", "exchange_rates", "sessions", "events"):
         con.execute(
             f"create view {entity} as select * from read_csv('{data}/landing/{entity}/*/*.csv', "
             "all_varchar = true, hive_partitioning = true)"
@@ -99,12 +99,12 @@ def test_refunds_cancellations_unpaid_and_guests_occur_in_realistic_shares(shop)
             "select status, count(*) / sum(count(*)) over () from current_orders group by 1"
         ).fetchall()
     )
-    assert 0.02 < shares["refunded"] < 0.06
-    assert 0.015 < shares["partially_refunded"] < 0.05
+    assert 0.005 < shares["refunded"] < 0.025
+    assert 0.005 < shares["partially_refunded"] < 0.025
     assert 0.005 < shares["cancelled"] < 0.04
     assert 0.02 < shares["created"] < 0.08  # never paid
     guests = scalar(con, "select avg((customer_id is null)::int) from current_orders")
-    assert 0.02 < guests < 0.06
+    assert 0.12 < guests < 0.18
     # status updates arrive on later days: the same order in two partitions
     late = scalar(
         con,
@@ -227,3 +227,28 @@ def test_the_generator_replaces_only_its_own_files_never_a_users(tmp_path):
     mine.unlink()
     generate(ShopConfig(customers=60, days=10), tmp_path)  # over its own shop: allowed
     assert generated_summary(landing, ShopConfig(customers=60, days=10)) is not None
+
+
+def test_returns_credit_notes_and_a_second_currency_occur(shop):
+    con, _, _ = shop
+    sales = scalar(
+        con,
+        "select count(*) from current_orders where paid_at is not null and status <> 'cancelled'",
+    )
+    returns = con.execute(
+        """
+        select count(*), count(*) filter (where order_id is null),
+            count(*) filter (where r.returned_at[:10] = o.paid_at[:10]
+                and r.amount = o.order_total)
+        from returns as r left join current_orders as o using (order_id)
+        """
+    ).fetchone()
+    assert 0.06 < returns[0] / sales < 0.09  # about 7.5% of sales have a return document
+    assert 0.15 < returns[1] / returns[0] < 0.35  # credit notes that name no order
+    assert returns[2] > 0  # cancelled in full on the day of the sale
+    usd = scalar(con, "select avg((currency = 'USD')::int) from current_orders")
+    assert 0.07 < usd < 0.13
+    # a USD rate for every day of the shop
+    assert con.execute(
+        "select count(distinct date), min(currency), max(currency) from exchange_rates"
+    ).fetchone() == (730, "USD", "USD")

@@ -1,8 +1,8 @@
 -- Churn model features of every buyer at three cutoff days (macro churn_cutoffs): D, to
 -- score, and two labelled cutoffs L = var churn_label_days apart, the newer the Monday on or
 -- before D - L. Every feature of a labelled cutoff reads only data as it was known at the end
--- of its cutoff day: order versions updated by then, profile snapshots updated by then,
--- activity up to then. The label is the one column that looks after the cutoff: no purchase
+-- of its cutoff day: order versions updated by then, returns dated by then, profile
+-- snapshots updated by then, activity up to then. The label is the one column that looks after the cutoff: no purchase
 -- in the L days that follow, read from the purchase days of D.
 -- D's purchases and favourite category come from the models of D (int_purchase_days and the
 -- bought favourites of int_customer_favourite_category), built anyway: they read the orders
@@ -44,6 +44,12 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
+returns as (
+    select * from {{ ref('stg_shop__returns') }}
+    where is_counted
+),
+
+
 order_items as (
     select * from {{ ref('stg_shop__order_items') }}
 ),
@@ -70,9 +76,12 @@ current_orders as (
         order_id,
         customer_id,
         paid_date,
-        net_revenue,
+        original_order_total,
+        original_refund_total,
+        order_total,
+        refund_total,
         is_deal,
-        is_purchase,
+        is_sale,
         {{ to_store_date('updated_at') }} as updated_date
     from orders
     where customer_id is not null
@@ -107,17 +116,29 @@ versions_at_cutoff as (
     {{ newest_version('earlier_versions', ['cutoff_date', 'order_id'], 'updated_at desc') }}
 ),
 
-purchases as (
+-- the earlier versions in the reporting currency, at the rate of their own day
+converted_versions as (
+    {{ with_fx_rate('versions_at_cutoff', to_store_date('coalesce(fx_source.paid_at, fx_source.created_at)')) }}
+),
+
+-- the sales of each labelled cutoff, paid by then, as they stood then
+sales as (
     select
         cutoffs.cutoff_date,
         current_orders.order_id,
         current_orders.customer_id,
         current_orders.paid_date,
-        current_orders.net_revenue,
+        current_orders.original_order_total,
+        current_orders.original_refund_total,
+        current_orders.order_total,
+        current_orders.refund_total,
         current_orders.is_deal
     from current_orders
     inner join cutoffs on current_orders.updated_date <= cutoffs.cutoff_date
-    where cutoffs.is_labelled and current_orders.is_purchase
+    where
+        cutoffs.is_labelled
+        and current_orders.is_sale
+        and current_orders.paid_date <= cutoffs.cutoff_date
 
     union all
 
@@ -126,11 +147,21 @@ purchases as (
         order_id,
         customer_id,
         {{ to_store_date('paid_at') }} as paid_date,
-        order_total - coalesce(refund_total, 0) as net_revenue,
+        order_total as original_order_total,
+        coalesce(refund_total, 0) as original_refund_total,
+        {{ to_reporting('order_total', 'fx_rate') }} as order_total,
+        {{ to_reporting('coalesce(refund_total, 0)', 'fx_rate') }} as refund_total,
         {{ is_deal() }} as is_deal
-    from versions_at_cutoff
-    where {{ is_purchase() }}
+    from converted_versions
+    where
+        paid_at is not null
+        and status != 'cancelled'
+        and fx_rate is not null
+        and {{ to_store_date('paid_at') }} <= cutoff_date
 ),
+
+-- purchases and returns as seen on each labelled cutoff, by the rules of int_purchase_days
+{{ purchase_day_ctes('sales', 'returns') }},
 
 -- one row per cutoff, customer and purchase day first: the counts of days below are then
 -- plain counts (count distinct over every order kept a set of days per customer)
@@ -138,13 +169,11 @@ purchase_days as (
     select
         cutoff_date,
         customer_id,
-        paid_date,
-        count(*) as orders,
-        sum(case when is_deal then 1 else 0 end) as deal_orders,
-        sum(net_revenue) as net_revenue
-    from purchases
-    where paid_date <= cutoff_date
-    group by cutoff_date, customer_id, paid_date
+        purchase_date as paid_date,
+        orders,
+        deal_orders,
+        net_revenue
+    from pd_purchase_days
 
     union all
 
@@ -269,19 +298,22 @@ profiles as (
     from profiles_at_cutoff
 ),
 
+-- bought: as D's favourite (int_customer_favourite_category), by the order alone
 categories as (
     select
-        purchases.cutoff_date,
-        purchases.customer_id,
+        sales.cutoff_date,
+        sales.customer_id,
         order_items.category,
         row_number() over (
-            partition by purchases.cutoff_date, purchases.customer_id
+            partition by sales.cutoff_date, sales.customer_id
             order by sum(order_items.quantity) desc, order_items.category asc
         ) as category_rank
-    from purchases
-    inner join order_items on purchases.order_id = order_items.order_id
-    where purchases.paid_date <= purchases.cutoff_date and order_items.category is not null
-    group by purchases.cutoff_date, purchases.customer_id, order_items.category
+    from sales
+    inner join order_items on sales.order_id = order_items.order_id
+    where
+        sales.original_order_total - sales.original_refund_total > 0
+        and order_items.category is not null
+    group by sales.cutoff_date, sales.customer_id, order_items.category
 ),
 
 -- the most units bought by each labelled cutoff (ties alphabetically), and D's

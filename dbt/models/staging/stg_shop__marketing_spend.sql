@@ -4,16 +4,8 @@ with newest as (
     {{ newest_version(source('raw', 'marketing_spend'), ['date', 'channel']) }}
 ),
 
-rates as (
-    select * from {{ ref('stg_shop__exchange_rates') }}
-),
-
 converted as (
-    select
-        newest.*,
-        {{ fx_rate('newest.currency', 'rates.rate') }} as fx_rate
-    from newest
-    left join rates on newest.currency = rates.currency and newest.date = rates.rate_date
+    {{ with_fx_rate('newest', 'fx_source.date') }}
 ),
 
 final as (

@@ -28,19 +28,8 @@ with newest as (
     ) }}
 ),
 
-rates as (
-    select * from {{ ref('stg_shop__exchange_rates') }}
-),
-
 converted as (
-    select
-        newest.*,
-        {{ fx_rate('newest.currency', 'rates.rate') }} as fx_rate
-    from newest
-    left join rates
-        on
-            newest.currency = rates.currency
-            and {{ to_store_date('coalesce(newest.paid_at, newest.created_at)') }} = rates.rate_date
+    {{ with_fx_rate('newest', to_store_date('coalesce(fx_source.paid_at, fx_source.created_at)')) }}
 ),
 
 final as (

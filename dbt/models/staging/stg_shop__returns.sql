@@ -15,20 +15,8 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
-rates as (
-    select * from {{ ref('stg_shop__exchange_rates') }}
-),
-
 converted as (
-    select
-        newest.*,
-        {{ to_store_date('newest.returned_at') }} as returned_date,
-        {{ fx_rate('newest.currency', 'rates.rate') }} as fx_rate
-    from newest
-    left join rates
-        on
-            newest.currency = rates.currency
-            and {{ to_store_date('newest.returned_at') }} = rates.rate_date
+    {{ with_fx_rate('newest', to_store_date('fx_source.returned_at')) }}
 ),
 
 final as (
@@ -44,7 +32,7 @@ final as (
             else converted.customer_id is null
         end as is_guest,
         converted.returned_at,
-        converted.returned_date,
+        {{ to_store_date('converted.returned_at') }} as returned_date,
         converted.currency,
         converted.amount as original_amount,
         converted.fx_rate,
