@@ -284,7 +284,7 @@ def summary(settings: Settings) -> str:
         f"Marts:       {settings.marts_path} (schema marts, attached to the warehouse):",
         "             customer_facts, customer_rfm, customer_lifecycle,",
         "             customer_stage_history, customer_stage_transitions, kpi_*,",
-        "             campaign_evaluation",
+        "             reconciliation_monthly, campaign_evaluation",
         f"Exports:     {settings.exports_dir}/<campaign>/<day>/ (audience.csv, manifest.json)",
         "Contacts:    table activate.contact_log (treatment and control members of every send)",
         f"Quarantine:  table {RAW_SCHEMA}.quarantine (reason, file, row, payload of every bad row)",

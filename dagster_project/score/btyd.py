@@ -169,9 +169,11 @@ class GammaGamma:
         return cls(p=float(p), q=float(q), gamma=float(g))
 
     def expected_spend(self, x, m_x) -> np.ndarray:
-        """Expected mean spend per purchase; the population mean for customers without repeats."""
+        """Expected mean spend per purchase; the population mean for customers without repeats.
+        A mean spend below 0 (returns that outweigh the repeat purchases) counts as 0: what the
+        customer spends is never expected to be negative."""
         x = np.asarray(x, dtype=float)
-        m_x = np.nan_to_num(np.asarray(m_x, dtype=float))
+        m_x = np.maximum(np.nan_to_num(np.asarray(m_x, dtype=float)), 0.0)
         p, q, g = self.p, self.q, self.gamma
         population = g * p / (q - 1)
         weight = p * x / (p * x + q - 1)

@@ -96,3 +96,11 @@ def test_expected_against_actual_repeat_purchases_in_the_39_week_holdout(cdnow):
     # like the BG/NBD curve of the paper's conditional-expectation figure
     assert np.allclose(by_x["expected"], by_x["actual"], rtol=0.26)
     assert list(by_x["expected"]) == sorted(by_x["expected"])  # more past purchases, more future
+
+
+def test_a_negative_mean_spend_is_expected_to_spend_only_the_population_share():
+    """p = 6, q = 4, gamma = 15: the population mean is 15 * 6 / 3 = 30; with x = 2 repeat
+    purchases the customer's own mean weighs 6*2 / (6*2 + 3) = 0.8. A mean of 50 expects
+    0.2 * 30 + 0.8 * 50 = 46; a mean of -50 (returns above the purchases) counts as 0: 6."""
+    gg = GammaGamma(p=6.0, q=4.0, gamma=15.0)
+    assert gg.expected_spend([2, 2], [50.0, -50.0]) == pytest.approx([46.0, 6.0])

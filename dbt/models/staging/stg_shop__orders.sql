@@ -13,6 +13,7 @@
         on_schema_change='append_new_columns',
     )
 }}
+-- depends_on: {{ source('raw', 'exchange_rates') }} (read by an incremental build)
 -- A table, not a view: deduplicated once, as rows arrive, instead of by every model that
 -- reads it. Each build takes the orders with a version loaded since the last build and picks
 -- the newest again among all their versions (a late delivery may be an older version).
