@@ -186,7 +186,7 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     )
     for c in entity.columns:
         wanted = sql_type(c)
-        if c.kind == DECIMAL and stored.get(c.name, wanted).replace(" ", "") != wanted:
+        if c.kind == DECIMAL and stored.get(c.name, wanted).replace(" ", "").lower() != wanted:
             conn.execute(f"alter table {table} alter column {q(c.name)} set data type {wanted}")
     # amount and currency: a money row's readable amount as delivered, for the reconciliation
     _create_or_extend(conn, f"{RAW_SCHEMA}.quarantine", list(QUARANTINE_COLUMNS))

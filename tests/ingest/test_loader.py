@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dagster_project.ingest.contract import ENTITIES
-from dagster_project.ingest.loader import load_partitions
+from dagster_project.ingest.loader import ensure_tables, load_partitions
 from dagster_project.quality.suites import validate_ledger
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # fixed "now" for the future-timestamp rule
@@ -293,3 +293,16 @@ def test_reconciliation_check_finds_rows_that_went_missing(conn, settings, land)
         f"1 row(s) break it, e.g. [{{'source_file': '{file}', 'rows_loaded': '2', "
         "'rows_in_raw_table': '1'}]"
     ]
+
+
+def test_a_warehouse_with_two_decimal_amounts_is_widened_and_keeps_its_values(conn, settings):
+    conn.execute("create schema raw")
+    conn.execute("create table raw.orders (order_id varchar, order_total decimal(18, 2))")
+    conn.execute("insert into raw.orders values ('o1', 1.25)")
+    ensure_tables(conn, ENTITIES["orders"])
+    ensure_tables(conn, ENTITIES["orders"])  # up to date: nothing to change
+    assert conn.execute(
+        "select data_type from information_schema.columns "
+        "where table_name = 'orders' and column_name = 'order_total'"
+    ).fetchall() == [("DECIMAL(18,4)",)]
+    assert conn.execute("select order_total from raw.orders").fetchall() == [(Decimal("1.25"),)]
