@@ -32,12 +32,12 @@ favourite_at_d as (
     select * from {{ ref('int_customer_favourite_category') }}
 ),
 
-raw_orders as (
-    select * from {{ source('raw', 'orders') }}
+order_versions as (
+    select * from {{ ref('stg_shop__order_versions') }}
 ),
 
-raw_customers as (
-    select * from {{ source('raw', 'customers') }}
+customer_snapshots as (
+    select * from {{ ref('stg_shop__customer_snapshots') }}
 ),
 
 orders as (
@@ -98,18 +98,18 @@ updated_since as (
 
 -- the raw versions of just those orders, picked out first: joined to the cutoffs directly,
 -- every raw version of every order would be paired with them before the order ids matched
-updated_raw_orders as (
-    select * from raw_orders
+updated_order_versions as (
+    select * from order_versions
     where customer_id is not null and order_id in (select updated_since.order_id from updated_since)
 ),
 
 earlier_versions as (
     select
         updated_since.cutoff_date,
-        updated_raw_orders.*
-    from updated_raw_orders
-    inner join updated_since on updated_raw_orders.order_id = updated_since.order_id
-    where {{ to_store_date('updated_raw_orders.updated_at') }} <= updated_since.cutoff_date
+        updated_order_versions.*
+    from updated_order_versions
+    inner join updated_since on updated_order_versions.order_id = updated_since.order_id
+    where {{ to_store_date('updated_order_versions.updated_at') }} <= updated_since.cutoff_date
 ),
 
 versions_at_cutoff as (
@@ -278,9 +278,9 @@ visits as (
 profile_versions as (
     select
         cutoffs.cutoff_date,
-        raw_customers.*
-    from raw_customers
-    inner join cutoffs on {{ to_store_date('raw_customers.updated_at') }} <= cutoffs.cutoff_date
+        customer_snapshots.*
+    from customer_snapshots
+    inner join cutoffs on {{ to_store_date('customer_snapshots.updated_at') }} <= cutoffs.cutoff_date
 ),
 
 -- each profile as it stood at the end of each cutoff day

@@ -18,13 +18,13 @@ arms as (
         sum(case when arm = 'control' then converted else 0 end) as control_converted,
         sum(case when arm = 'treatment' then window_net_revenue else 0 end) as treatment_net_revenue,
         sum(case when arm = 'control' then window_net_revenue else 0 end) as control_net_revenue,
-        sum(case when arm = 'treatment' and lifecycle_stage = 'sleeping' then 1 else 0 end)
+        sum(case when arm = 'treatment' and lifecycle_stage = {{ stage('sleeping') }} then 1 else 0 end)
             as sleeping_contacted,
-        sum(case when arm = 'treatment' and lifecycle_stage = 'sleeping' then converted else 0 end)
+        sum(case when arm = 'treatment' and lifecycle_stage = {{ stage('sleeping') }} then converted else 0 end)
             as sleeping_converted,
-        sum(case when arm = 'treatment' and lifecycle_stage = 'churned' then 1 else 0 end)
+        sum(case when arm = 'treatment' and lifecycle_stage = {{ stage('churned') }} then 1 else 0 end)
             as churned_contacted,
-        sum(case when arm = 'treatment' and lifecycle_stage = 'churned' then converted else 0 end)
+        sum(case when arm = 'treatment' and lifecycle_stage = {{ stage('churned') }} then converted else 0 end)
             as churned_converted
     from outcomes
     group by campaign_id, send_date
@@ -33,8 +33,8 @@ arms as (
 rates as (
     select
         *,
-        cast(treatment_converted as {{ type_double() }}) / nullif(treatment_customers, 0) as treatment_rate,
-        cast(control_converted as {{ type_double() }}) / nullif(control_customers, 0) as control_rate
+        {{ safe_divide('treatment_converted', 'treatment_customers', as_double=true) }} as treatment_rate,
+        {{ safe_divide('control_converted', 'control_customers', as_double=true) }} as control_rate
     from arms
 ),
 
@@ -43,8 +43,8 @@ uplift as (
         *,
         treatment_rate - control_rate as uplift,
         {{ var('uplift_confidence_z') }} * sqrt(
-            treatment_rate * (1 - treatment_rate) / nullif(treatment_customers, 0)
-            + control_rate * (1 - control_rate) / nullif(control_customers, 0)
+            {{ safe_divide('treatment_rate * (1 - treatment_rate)', 'treatment_customers') }}
+            + {{ safe_divide('control_rate * (1 - control_rate)', 'control_customers') }}
         ) as uplift_margin
     from rates
 ),
@@ -67,9 +67,9 @@ final as (
         treatment_net_revenue,
         control_net_revenue,
         treatment_net_revenue
-        - control_net_revenue / nullif(control_customers, 0) * treatment_customers as incremental_net_revenue,
-        cast(sleeping_converted as {{ type_double() }}) / nullif(sleeping_contacted, 0) as wake_up_rate,
-        cast(churned_converted as {{ type_double() }}) / nullif(churned_contacted, 0) as reactivation_rate
+        - {{ safe_divide('control_net_revenue', 'control_customers') }} * treatment_customers as incremental_net_revenue,
+        {{ safe_divide('sleeping_converted', 'sleeping_contacted', as_double=true) }} as wake_up_rate,
+        {{ safe_divide('churned_converted', 'churned_contacted', as_double=true) }} as reactivation_rate
     from uplift
 )
 

@@ -127,11 +127,13 @@ final as (
         coalesce(purchases.gross_revenue, 0) as gross_revenue,
         coalesce(purchases.net_revenue, 0) as net_revenue,
         coalesce(purchases.refunds, 0) as refunds,
-        purchases.net_revenue / nullif(purchases.orders, 0) as aov,
+        {{ safe_divide('purchases.net_revenue', 'purchases.orders') }} as aov,
         {{ days_between('purchases.last_purchase_date', 'as_of.as_of_date') }} as days_since_last_purchase,
         {{ days_between('purchases.first_purchase_date', 'as_of.as_of_date') }} as tenure_days,
-        {{ days_between('purchases.first_purchase_date', 'purchases.last_purchase_date') }}
-        / nullif(purchases.purchase_days - 1, 0) as mean_days_between_purchases,
+        {{ safe_divide(
+            days_between('purchases.first_purchase_date', 'purchases.last_purchase_date'),
+            'purchases.purchase_days - 1'
+        ) }} as mean_days_between_purchases,
         visits.last_session_date,
         visits.last_event_date,
         coalesce(visits.sessions_7d, 0) as sessions_7d,
@@ -141,7 +143,7 @@ final as (
         coalesce(visits.events_30d, 0) as events_30d,
         coalesce(visits.events_90d, 0) as events_90d,
         favourite.favourite_category,
-        purchases.deal_orders / nullif(purchases.orders, 0) as deal_order_share,
+        {{ safe_divide('purchases.deal_orders', 'purchases.orders') }} as deal_order_share,
         coalesce(profiles.profile_completeness, 0) as profile_completeness,
         customers.email,
         customers.has_valid_email,

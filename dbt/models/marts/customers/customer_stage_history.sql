@@ -57,30 +57,7 @@ bounds as (
 ),
 
 bands as (
-    select
-        'after_sale' as lifecycle_stage,
-        0 as min_days,
-        {{ var('stage_after_sale_max_days') }} as max_days
-    union all
-    select
-        'active' as lifecycle_stage,
-        {{ var('stage_after_sale_max_days') + 1 }} as min_days,
-        {{ var('stage_active_max_days') }} as max_days
-    union all
-    select
-        'silent' as lifecycle_stage,
-        {{ var('stage_active_max_days') + 1 }} as min_days,
-        {{ var('stage_silent_max_days') }} as max_days
-    union all
-    select
-        'sleeping' as lifecycle_stage,
-        {{ var('stage_silent_max_days') + 1 }} as min_days,
-        {{ var('stage_sleeping_max_days') }} as max_days
-    union all
-    select
-        'churned' as lifecycle_stage,
-        {{ var('stage_sleeping_max_days') + 1 }} as min_days,
-        null as max_days
+    {{ stage_bands() }}
 ),
 
 -- buyers: after each purchase day, the recency bands until the next purchase day
@@ -193,13 +170,7 @@ change_levels as (
 prospect_segments as (
     select
         change_levels.customer_id,
-        case change_levels.activity_level
-            when 4 then 'prospect_unpaid'
-            when 3 then 'prospect_cart'
-            when 2 then 'prospect_engaged'
-            when 1 then 'prospect_browsing'
-            else 'registered_dormant'
-        end as lifecycle_stage,
+        {{ prospect_stage('change_levels.activity_level') }} as lifecycle_stage,
         change_levels.change_date as valid_from,
         coalesce(
             {{ add_days(

@@ -44,7 +44,7 @@ final as (
         moves.transition_date,
         moves.from_stage,
         moves.to_stage,
-        moves.from_stage = 'churned' and moves.to_stage = 'after_sale' as is_reactivation,
+        moves.from_stage = {{ stage('churned') }} and moves.to_stage = {{ stage('after_sale') }} as is_reactivation,
         count(*) as customers
     from moves
     cross join stored

@@ -68,17 +68,19 @@ final as (
         coalesce(monthly_spend.cohort_month, cohorts.cohort_month) as cohort_month,
         coalesce(monthly_spend.spend, 0) as spend,
         coalesce(cohorts.new_buyers, 0) as new_buyers,
-        monthly_spend.spend / nullif(cohorts.new_buyers, 0) as cac,
-        cohorts.ltv_net_revenue / nullif(cohorts.new_buyers, 0) as net_revenue_to_date_per_buyer,
+        {{ safe_divide('monthly_spend.spend', 'cohorts.new_buyers') }} as cac,
+        {{ safe_divide('cohorts.ltv_net_revenue', 'cohorts.new_buyers') }} as net_revenue_to_date_per_buyer,
         coalesce(cohorts.is_ltv_complete, false) as is_ltv_complete,
         case
-            when cohorts.is_ltv_complete then cohorts.ltv_net_revenue / nullif(cohorts.new_buyers, 0)
+            when cohorts.is_ltv_complete then {{ safe_divide('cohorts.ltv_net_revenue', 'cohorts.new_buyers') }}
         end as ltv,
         case
             when cohorts.is_ltv_complete
                 then
-                    (cohorts.ltv_net_revenue / nullif(cohorts.new_buyers, 0))
-                    / nullif(monthly_spend.spend / nullif(cohorts.new_buyers, 0), 0)
+                    {{ safe_divide(
+                        safe_divide('cohorts.ltv_net_revenue', 'cohorts.new_buyers'),
+                        safe_divide('monthly_spend.spend', 'cohorts.new_buyers')
+                    ) }}
         end as ltv_to_cac
     from monthly_spend
     full outer join cohorts

@@ -13,13 +13,13 @@ final as (
         campaign_id,
         arm,
         lifecycle_stage,
-        case when lifecycle_stage = 'sleeping' then 'wake_up' else 'reactivation' end as kpi_code,
+        case when lifecycle_stage = {{ stage('sleeping') }} then 'wake_up' else 'reactivation' end as kpi_code,
         min(case when is_window_complete then 1 else 0 end) = 1 as is_window_complete,
         count(*) as contacted_customers,
         sum(converted) as responding_customers,
         cast(sum(converted) as {{ type_double() }}) / count(*) as response_rate
     from outcomes
-    where lifecycle_stage in ('sleeping', 'churned')
+    where lifecycle_stage in ({{ stage('sleeping') }}, {{ stage('churned') }})
     group by send_date, campaign_id, arm, lifecycle_stage
 )
 

@@ -254,17 +254,20 @@ final as (
         grid.customer_type,
         coalesce(window_by_type.repeat_window_customers, 0) as repeat_window_customers,
         coalesce(window_by_type.repeat_window_repeaters, 0) as repeat_window_repeaters,
-        cast(window_by_type.repeat_window_repeaters as {{ type_double() }})
-        / nullif(window_by_type.repeat_window_customers, 0) as repeat_window_rate,
+        {{ safe_divide(
+            'window_by_type.repeat_window_repeaters', 'window_by_type.repeat_window_customers',
+            as_double=true
+        ) }} as repeat_window_rate,
         coalesce(window_by_type.quality_window_orders, 0) as quality_window_orders,
         coalesce(window_by_type.quality_window_net_revenue, 0) as quality_window_net_revenue,
-        window_by_type.quality_window_net_revenue
-        / nullif(window_by_type.quality_window_orders, 0) as quality_window_aov,
+        {{ safe_divide(
+            'window_by_type.quality_window_net_revenue', 'window_by_type.quality_window_orders'
+        ) }} as quality_window_aov,
         coalesce(day_by_type.buyers, 0) as buyers,
         coalesce(day_by_type.orders, 0) as orders,
         coalesce(day_by_type.net_revenue, 0) as net_revenue,
-        day_by_type.net_revenue / nullif(day_by_type.buyers, 0) as arpu,
-        day_by_type.net_revenue / nullif(day_by_type.orders, 0) as aov
+        {{ safe_divide('day_by_type.net_revenue', 'day_by_type.buyers') }} as arpu,
+        {{ safe_divide('day_by_type.net_revenue', 'day_by_type.orders') }} as aov
     from grid
     left join window_by_type
         on

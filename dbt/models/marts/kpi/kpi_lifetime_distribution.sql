@@ -23,7 +23,7 @@ churned as (
     select {{ days_between('facts.first_purchase_date', 'facts.last_purchase_date') }} as lifetime_days
     from lifecycle
     inner join facts on lifecycle.customer_id = facts.customer_id
-    where lifecycle.lifecycle_stage = 'churned'
+    where lifecycle.lifecycle_stage = {{ stage('churned') }}
 ),
 
 final as (
@@ -31,8 +31,9 @@ final as (
         bins.lifetime_from_days,
         bins.lifetime_to_days,
         count(churned.lifetime_days) as churned_customers,
-        cast(count(churned.lifetime_days) as {{ type_double() }})
-        / nullif(sum(count(churned.lifetime_days)) over (), 0) as share
+        {{ safe_divide(
+            'count(churned.lifetime_days)', 'sum(count(churned.lifetime_days)) over ()', as_double=true
+        ) }} as share
     from bins
     left join churned
         on

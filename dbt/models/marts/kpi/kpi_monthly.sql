@@ -39,7 +39,7 @@ not_churned_spells as (
         history.valid_from,
         history.valid_to
     from history
-    where history.lifecycle_stage in ('after_sale', 'active', 'silent', 'sleeping')
+    where history.lifecycle_stage in ({{ stages_before('churned') }})
 ),
 
 not_churned_runs as (
@@ -87,7 +87,7 @@ churned as (
         count(*) as newly_churned
     from history
     inner join calendar on history.valid_from = calendar.calendar_date
-    where history.lifecycle_stage = 'churned'
+    where history.lifecycle_stage = {{ stage('churned') }}
     group by calendar.month_start
 ),
 
@@ -132,8 +132,9 @@ final as (
         months.last_date = {{ add_days('months.next_month_start', -1) }} as is_complete,
         coalesce(at_risk.buyers_not_churned_at_start, 0) as buyers_not_churned_at_start,
         coalesce(churned.newly_churned, 0) as newly_churned,
-        cast(coalesce(churned.newly_churned, 0) as {{ type_double() }})
-        / nullif(at_risk.buyers_not_churned_at_start, 0) as churn_rate,
+        {{ safe_divide(
+            'coalesce(churned.newly_churned, 0)', 'at_risk.buyers_not_churned_at_start', as_double=true
+        ) }} as churn_rate,
         coalesce(activity.buyers, 0) as buyers,
         -- the next month must be complete before the month's retention is known
         case
@@ -142,13 +143,14 @@ final as (
         case
             when months.next_month_end <= as_of.as_of_date
                 then
-                    cast(coalesce(kept.buyers_again_next_month, 0) as {{ type_double() }})
-                    / nullif(activity.buyers, 0)
+                    {{ safe_divide(
+                        'coalesce(kept.buyers_again_next_month, 0)', 'activity.buyers', as_double=true
+                    ) }}
         end as month_over_month_retention,
         coalesce(activity.orders, 0) as orders,
         coalesce(activity.net_revenue, 0) as net_revenue,
-        activity.net_revenue / nullif(activity.buyers, 0) as arpu,
-        activity.net_revenue / nullif(activity.orders, 0) as aov
+        {{ safe_divide('activity.net_revenue', 'activity.buyers') }} as arpu,
+        {{ safe_divide('activity.net_revenue', 'activity.orders') }} as aov
     from months
     cross join as_of
     left join at_risk on months.month_start = at_risk.month_start
@@ -160,7 +162,7 @@ final as (
 with_lifetime as (
     select
         *,
-        1.0 / nullif(1.0 - month_over_month_retention, 0) as average_lifetime_months
+        {{ safe_divide('1.0', '1.0 - month_over_month_retention') }} as average_lifetime_months
     from final
 )
 

@@ -132,13 +132,13 @@ final as (
         gross_sales,
         returns,
         gross_sales - returns as net_sales,
-        cast(returns as {{ type_double() }}) / nullif(gross_sales, 0) as return_rate,
-        cast(gross_sales - returns as {{ type_double() }})
-        / nullif(
-            sum(case when segment = 'all' then gross_sales - returns end)
-                over (partition by period, period_start),
-            0
-        ) as share_of_net_sales
+        {{ safe_divide('returns', 'gross_sales', as_double=true) }} as return_rate,
+        {{ safe_divide(
+            'gross_sales - returns',
+            "sum(case when segment = 'all' then gross_sales - returns end)"
+            ~ ' over (partition by period, period_start)',
+            as_double=true
+        ) }} as share_of_net_sales
     from with_all
 )
 

@@ -190,12 +190,11 @@ final as (
                 as {{ band.kpi }}_customers,
             coalesce(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.purchasers end), 0)
                 as {{ band.kpi }}_purchasers,
-            cast(
-                max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.purchasers end)
-                as {{ type_double() }}
-            )
-            / nullif(max(case when bands_by_type.kpi = '{{ band.kpi }}' then bands_by_type.members end), 0)
-                as {{ band.kpi }}_rate,
+            {{ safe_divide(
+                "max(case when bands_by_type.kpi = '" ~ band.kpi ~ "' then bands_by_type.purchasers end)",
+                "max(case when bands_by_type.kpi = '" ~ band.kpi ~ "' then bands_by_type.members end)",
+                as_double=true
+            ) }} as {{ band.kpi }}_rate,
         {% endfor %}
         daily.quality_window_orders,
         daily.quality_window_net_revenue,
@@ -203,8 +202,8 @@ final as (
         coalesce(week_by_type.buyers, 0) as buyers,
         coalesce(week_by_type.orders, 0) as orders,
         coalesce(week_by_type.net_revenue, 0) as net_revenue,
-        week_by_type.net_revenue / nullif(week_by_type.buyers, 0) as arpu,
-        week_by_type.net_revenue / nullif(week_by_type.orders, 0) as aov
+        {{ safe_divide('week_by_type.net_revenue', 'week_by_type.buyers') }} as arpu,
+        {{ safe_divide('week_by_type.net_revenue', 'week_by_type.orders') }} as aov
     from weeks
     inner join daily on weeks.week_end_date = daily.calendar_date
     left join bands_by_type

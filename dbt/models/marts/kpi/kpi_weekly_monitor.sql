@@ -36,7 +36,7 @@ final as (
         *,
         lag(kpi_value) over kpi_weeks as previous_week_value,
         kpi_value - lag(kpi_value) over kpi_weeks as change,
-        (kpi_value - lag(kpi_value) over kpi_weeks) / nullif(lag(kpi_value) over kpi_weeks, 0) as relative_change
+        {{ safe_divide('kpi_value - lag(kpi_value) over kpi_weeks', 'lag(kpi_value) over kpi_weeks') }} as relative_change
     from long
     window kpi_weeks as (partition by customer_type, kpi_code order by iso_week_start)
 )
