@@ -138,8 +138,9 @@ def _mart_check(suite: MartSuite) -> dg.AssetChecksDefinition:
         asset=mart_key(suite.table),
         name="mart_expectations",
         blocking=True,
-        description="Values in range (great-expectations) and a row count that has not "
-        "dropped by more than mart_max_row_drop_share since the last good run. Blocking.",
+        description="A row count that has not dropped by more than mart_max_row_drop_share "
+        "since the last good run; for the tables Python writes, values in range "
+        "(great-expectations). Blocking.",
     )
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         return run_suite(
