@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SCALE ?= medium
 
-.PHONY: setup demo test test-fast lint dagster sample-shop bench check-campaigns clean
+.PHONY: setup demo test test-fast lint lint-sql hooks dagster sample-shop bench check-campaigns clean
 
 ## setup: create .venv if missing, install the pinned dependencies (requirements.lock) and
 ## the crm-mart command (the checkout itself, editable)
@@ -37,13 +37,20 @@ demo: setup
 test: setup lint
 	$(BIN)/python -m pytest -n auto --dist worksteal
 
+## hooks: run ruff and SQLFluff before every git commit (.pre-commit-config.yaml)
+hooks: setup
+	$(BIN)/pre-commit install
+
 ## test-fast: the unit tests and dbt's unit tests, without the whole-pipeline builds
 test-fast: setup
 	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow"
 
-lint: setup
+lint: setup lint-sql
 	$(BIN)/ruff check dagster_project tests
 	$(BIN)/ruff format --check dagster_project tests
+
+## lint-sql: SQLFluff on the dbt models (part of lint)
+lint-sql: setup
 	@# SQLFluff compiles the dbt project: a throw-away warehouse, never the real one, and the
 	@# default settings as dbt's vars (tests/sqlfluff_config.py)
 	tmp=$$(mktemp -d) && $(BIN)/python -m tests.sqlfluff_config > $$tmp/pyproject.toml \
