@@ -22,10 +22,10 @@ SCHEMA = "activate"
 
 # the opt-in that allows each channel, and the address it needs
 CONSENT = {
-    "email": "b.email_opt_in and coalesce(b.has_valid_email, false)",
-    "sms": "b.sms_opt_in and b.phone is not null",
-    "push": "b.push_opt_in",
-    "customer_match": "b.email_opt_in and coalesce(b.has_valid_email, false)",
+    "email": "b.is_reachable_by_email",
+    "sms": "b.is_reachable_by_sms",
+    "push": "b.is_reachable_by_push",
+    "customer_match": "b.is_reachable_by_email",
 }
 
 
@@ -84,12 +84,6 @@ def as_of_date(conn: duckdb.DuckDBPyConnection) -> date:
 
 def audience_base_sql(settings: Settings, with_churn_risk: bool) -> str:
     """One row per known customer with every attribute a condition, consent or field reads."""
-    tiers = sorted(settings.vars["member_tiers"], key=lambda t: t["min_net_revenue"])
-    next_tier = " ".join(
-        f"when f.tier_net_revenue < {t['min_net_revenue']} "
-        f"then {t['min_net_revenue']} - f.tier_net_revenue"
-        for t in tiers
-    )
     churn_join = (
         f"left join {RISK_TABLE} as k on f.customer_id = k.customer_id" if with_churn_risk else ""
     )
@@ -104,8 +98,8 @@ def audience_base_sql(settings: Settings, with_churn_risk: bool) -> str:
             f.member_tier,
             f.favourite_category,
             f.days_since_last_purchase,
-            date_diff('day', f.registered_date, f.as_of_date) as days_since_registration,
-            case {next_tier} end as amount_to_next_tier,
+            f.days_since_registration,
+            f.amount_to_next_tier,
             f.has_downgrade_risk,
             {churn_col} as churn_risk,
             f.birth_date,
@@ -114,9 +108,9 @@ def audience_base_sql(settings: Settings, with_churn_risk: bool) -> str:
             f.email,
             f.has_valid_email,
             f.phone_e164 as phone,
-            f.email_opt_in,
-            f.sms_opt_in,
-            f.push_opt_in
+            f.is_reachable_by_email,
+            f.is_reachable_by_sms,
+            f.is_reachable_by_push
         from marts.customer_facts as f
         inner join marts.customer_lifecycle as l on f.customer_id = l.customer_id
         left join marts.customer_rfm as r on f.customer_id = r.customer_id

@@ -99,3 +99,12 @@
         2 as cutoff_number, {{ add_days(test_cutoff, -label_days) }} as cutoff_date, true as is_labelled
     from {{ as_of }}
 {%- endmacro %}
+
+{#- The net revenue still missing to reach the next member tier (null at the top tier). -#}
+{% macro amount_to_next_tier(net_revenue) -%}
+    case
+    {%- for t in var('member_tiers') %}
+        when {{ net_revenue }} < {{ t.min_net_revenue }} then {{ t.min_net_revenue }} - {{ net_revenue }}
+    {%- endfor %}
+    end
+{%- endmacro %}

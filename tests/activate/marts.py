@@ -11,17 +11,21 @@ FACTS = {
     "days_since_last_purchase": "integer", "tier_net_revenue": "decimal(18,2)",
     "has_downgrade_risk": "boolean", "birth_date": "date", "gender": "varchar",
     "city_tier": "integer", "email": "varchar", "has_valid_email": "boolean",
-    "phone_e164": "varchar", "email_opt_in": "boolean", "sms_opt_in": "boolean",
-    "push_opt_in": "boolean",
+    "phone_e164": "varchar", "days_since_registration": "integer",
+    "amount_to_next_tier": "decimal(18,2)", "is_reachable_by_email": "boolean",
+    "is_reachable_by_sms": "boolean", "is_reachable_by_push": "boolean",
 }  # fmt: skip
 LIFECYCLE = {"customer_id": "varchar", "lifecycle_stage": "varchar", "customer_type": "varchar"}
 DEFAULTS = {
     "registered_date": date(2025, 1, 1), "member_tier": "basic", "favourite_category": "shoes",
     "days_since_last_purchase": 20, "tier_net_revenue": 100, "has_downgrade_risk": False,
-    "gender": "F", "city_tier": 1, "has_valid_email": True, "email_opt_in": True,
-    "sms_opt_in": True, "push_opt_in": True, "lifecycle_stage": "active", "customer_type": "new",
+    "gender": "F", "city_tier": 1, "has_valid_email": True, "days_since_registration": 100,
+    "amount_to_next_tier": 400, "is_reachable_by_email": True, "is_reachable_by_sms": True,
+    "is_reachable_by_push": True, "lifecycle_stage": "active", "customer_type": "new",
     "rfm_group": "general_develop",
 }  # fmt: skip
+# (customer_facts computes days_since_registration, amount_to_next_tier and who is reachable
+# on which channel: its dbt unit test checks that; here they are given)
 
 
 def customer(customer_id: str, **attributes: object) -> dict:

@@ -52,12 +52,10 @@ def select(conn, settings, customers, *campaigns, events=(), purchases=()):
           "c": {"days_since_last_purchase": 39}, "d": {"days_since_last_purchase": 51},
           "e": {"days_since_last_purchase": None}}, {"a", "b"}),
         ({"days_since_registration": {"min": 7, "max": 7}},
-         {"a": {"registered_date": D - timedelta(days=7)},
-          "b": {"registered_date": D - timedelta(days=6)}}, {"a"}),
-        # tiers: silver from 500, gold from 2000: 450 is 50 short of silver, 1990 10 short of gold
+         {"a": {"days_since_registration": 7}, "b": {"days_since_registration": 6}}, {"a"}),
         ({"amount_to_next_tier": {"min": 0.01, "max": 60}},
-         {"a": {"tier_net_revenue": 450}, "b": {"tier_net_revenue": 1990},
-          "c": {"tier_net_revenue": 400}, "d": {"tier_net_revenue": 9000}}, {"a", "b"}),
+         {"a": {"amount_to_next_tier": 50}, "b": {"amount_to_next_tier": 10},
+          "c": {"amount_to_next_tier": 100}, "d": {"amount_to_next_tier": None}}, {"a", "b"}),
         ({"has_downgrade_risk": True}, {"a": {"has_downgrade_risk": True}, "b": {}}, {"a"}),
         # D = 10 June: birthdays 10 June (0 days) and 17 June (7) are in, 18 June and 9 June are not
         ({"birthday_in_next_days": 7},
@@ -116,13 +114,11 @@ def test_abandoned_cart_in_the_last_24_hours_without_a_purchase_after_it(conn, s
 @pytest.mark.parametrize(
     ("channel", "customers", "expected"),
     [
-        ("email", [customer("ok"), customer("out", email_opt_in=False),
-                   customer("bad", has_valid_email=False), customer("none", email=None, has_valid_email=None)],
-         {"ok"}),
-        ("sms", [customer("ok"), customer("out", sms_opt_in=False), customer("nophone", phone_e164=None)],
-         {"ok"}),
-        ("push", [customer("ok"), customer("out", push_opt_in=False)], {"ok"}),
-        ("customer_match", [customer("ok"), customer("out", email_opt_in=False, sms_opt_in=True)], {"ok"}),
+        ("email", [customer("ok"), customer("out", is_reachable_by_email=False)], {"ok"}),
+        ("sms", [customer("ok"), customer("out", is_reachable_by_sms=False)], {"ok"}),
+        ("push", [customer("ok"), customer("out", is_reachable_by_push=False)], {"ok"}),
+        ("customer_match", [customer("ok"), customer("out", is_reachable_by_email=False,
+                                                    is_reachable_by_sms=True)], {"ok"}),
     ],
 )  # fmt: skip
 def test_consent_per_channel(conn, settings, channel, customers, expected):

@@ -108,7 +108,9 @@ def test_the_checks_catch_an_opted_out_or_control_member_and_a_wrong_count(conn,
     select_audiences(conn, settings, [c])
     assert export.check(export.prepare(conn, settings, c, D)).success
     # tamper with the audience: an opted-out customer, and a control member as treatment
-    conn.execute("update marts.customer_facts set email_opt_in = false where customer_id = 'k1'")
+    conn.execute(
+        "update marts.customer_facts set is_reachable_by_email = false where customer_id = 'k1'"
+    )
     conn.execute(
         "update activate.campaign_audience set arm = 'treatment' where customer_id = ("
         "select min(customer_id) from activate.campaign_audience where arm = 'control')"

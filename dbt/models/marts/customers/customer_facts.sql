@@ -119,6 +119,7 @@ final as (
         known.has_profile,
         known.known_from_date,
         customers.registered_date,
+        {{ days_between('customers.registered_date', 'as_of.as_of_date') }} as days_since_registration,
         as_of.as_of_date,
         purchases.first_purchase_date,
         purchases.last_purchase_date,
@@ -155,8 +156,13 @@ final as (
         coalesce(customers.email_opt_in, false) as email_opt_in,
         coalesce(customers.sms_opt_in, false) as sms_opt_in,
         coalesce(customers.push_opt_in, false) as push_opt_in,
+        -- who can be contacted on which channel: consent and a usable address
+        coalesce(customers.email_opt_in and customers.has_valid_email, false) as is_reachable_by_email,
+        coalesce(customers.sms_opt_in and customers.phone_e164 is not null, false) as is_reachable_by_sms,
+        coalesce(customers.push_opt_in, false) as is_reachable_by_push,
         coalesce(purchases.tier_net_revenue, 0) as tier_net_revenue,
         coalesce(tiers.member_tier, {{ member_tier(0) }}) as member_tier,
+        {{ amount_to_next_tier('coalesce(purchases.tier_net_revenue, 0)') }} as amount_to_next_tier,
         coalesce(
             {{ tier_rank('tiers.tier_after_ageing_out') }} < {{ tier_rank('tiers.member_tier') }}, false
         ) as has_downgrade_risk,
