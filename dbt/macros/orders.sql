@@ -1,14 +1,16 @@
 {#- What an order is: the current state (stg_shop__orders), the state at a cutoff
     (int_churn_features), and its purchase days (purchase_day_ctes), one set of rules. -#}
 
-{#- An order that is a purchase on its own (docs/metrics.md): paid, not cancelled, with a
-    positive net amount; purchase_day_ctes also takes its return documents into account. -#}
+{#- A sale (docs/metrics.md): paid and not cancelled (and, where amounts convert, with a
+    rate for its day). -#}
+{% macro is_sale() -%}
+    (paid_at is not null and status != 'cancelled')
+{%- endmacro %}
+
+{#- An order that is a purchase on its own: a sale with a positive net amount;
+    purchase_day_ctes also takes its return documents into account. -#}
 {% macro is_purchase() -%}
-    (
-        paid_at is not null
-        and status != 'cancelled'
-        and order_total - coalesce(refund_total, 0) > 0
-    )
+    ({{ is_sale() }} and order_total - coalesce(refund_total, 0) > 0)
 {%- endmacro %}
 
 {#- Bought on a deal (var deal_promotion_types). -#}

@@ -154,8 +154,7 @@ sales as (
         {{ is_deal() }} as is_deal
     from converted_versions
     where
-        paid_at is not null
-        and status != 'cancelled'
+        {{ is_sale() }}
         and fx_rate is not null
         and {{ to_store_date('paid_at') }} <= cutoff_date
 ),

@@ -57,7 +57,7 @@ final as (
         channel,
         coalesce(promotion_type, 'none') as promotion_type,
         {{ is_deal() }} as is_deal,
-        fx_rate is not null and paid_at is not null and status != 'cancelled' as is_sale,
+        fx_rate is not null and {{ is_sale() }} as is_sale,
         fx_rate is not null and {{ is_purchase() }} as is_purchase,
         updated_at,
         version_count,
