@@ -58,6 +58,7 @@ lint-sql: setup
 
 ## dagster: the Dagster UI on http://127.0.0.1:3000 (workspace.yaml)
 dagster: setup $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/crm-mart prepare
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## sample-shop: regenerate the landing zone, e.g. make sample-shop ARGS="--scale small --format parquet"

@@ -132,7 +132,7 @@ def _phase_of(step: str) -> str:
     the mart checks)."""
     if step.startswith("raw_"):
         return "ingest"
-    return "dbt" if step == "crm_dbt_models" else "scores_exports"
+    return "dbt" if step.startswith("crm_dbt_") else "scores_exports"
 
 
 def _timed_run(through: str, data_dir: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import shutil
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dagster_project.settings import (
@@ -202,6 +203,25 @@ def waiting_days(waiting: dict[str, list[str]]) -> list[date]:
     return sorted(day for day in days if day)
 
 
+def load_definitions(settings: Settings) -> Any:
+    """The Definitions object, after parsing the dbt project if it changed (the definitions
+    are built from its manifest and never run dbt themselves)."""
+    from dagster_project.transform.project import prepare
+
+    prepare(settings)
+    from dagster_project.definitions import defs
+
+    return defs
+
+
+def cmd_prepare(args: argparse.Namespace, settings: Settings) -> None:
+    from dagster_project.transform.project import dbt_project_for, prepare
+
+    parsed = prepare(settings)
+    manifest = dbt_project_for(settings).manifest_path
+    print(f"{'Parsed the dbt project' if parsed else 'Up to date'}: {manifest}")
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     import dagster as dg
 
@@ -216,7 +236,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
         flush=True,
     )
     print("Reading the pipeline's definitions ...", flush=True)
-    from dagster_project.definitions import defs
+    defs = load_definitions(settings)
     from dagster_project.demo import failure_lines, summary
     from dagster_project.orchestration import progress_only, progress_run_config
 
@@ -271,7 +291,7 @@ def status_report(settings: Settings) -> str:
     zone; rows quarantined by the last load; the failed checks with their messages."""
     import dagster as dg
 
-    from dagster_project.definitions import defs
+    defs = load_definitions(settings)
     from dagster_project.demo import reconciliation_lines
     from dagster_project.ingest.assets import raw_key
     from dagster_project.ingest.contract import ENTITIES
@@ -357,6 +377,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         refuse_foreign_files(settings.landing_dir)
     except LandingInUse as error:
         raise CommandError(str(error)) from None
+    from dagster_project.transform.project import prepare
+
+    prepare(settings)
     from dagster_project import demo
 
     demo.main(settings)
@@ -422,6 +445,11 @@ def parser() -> argparse.ArgumentParser:
         type=_day,
         help="load the landing files of the days up to D not loaded yet, build as of D",
     )
+    sub.add_parser(
+        "prepare",
+        help="parse the dbt project for the definitions (before dagster-webserver or "
+        "dagster-daemon; the other commands do it themselves)",
+    )
     sub.add_parser("status", help="last good runs, files waiting, quarantine, failed checks")
     sub.add_parser("demo", help="the sample shop, every asset, and a summary (make demo)")
     show = sub.add_parser("settings", help="every setting in force and where it was set")
@@ -432,6 +460,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "run": cmd_run,
+    "prepare": cmd_prepare,
     "status": cmd_status,
     "demo": cmd_demo,
     "settings": cmd_settings,

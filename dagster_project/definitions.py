@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dagster_project.activate.assets import build_campaign_assets, campaign_day_job, contact_log
+from dagster_project.activate.assets import build_campaign_assets, campaign_day_job
 from dagster_project.activate.catalogue import load_catalogue
 from dagster_project.ingest.assets import raw_assets
 from dagster_project.orchestration import jobs, loggers, schedules, sensors
@@ -10,16 +10,15 @@ from dagster_project.publish import bi_marts
 from dagster_project.quality.checks import mart_checks, raw_checks
 from dagster_project.resources import Warehouse
 from dagster_project.score.assets import score_assets
-from dagster_project.transform.assets import crm_dbt_models, dbt_resource
+from dagster_project.transform.assets import dbt_asset_defs, dbt_resource
 
 # A mistake in the campaign catalogue stops here, before anything runs, with every mistake listed.
 campaign_assets = build_campaign_assets(load_catalogue())
 
 all_assets = [
     *raw_assets,
-    crm_dbt_models,
+    *dbt_asset_defs,
     *score_assets,
-    contact_log,
     *campaign_assets,
     bi_marts,
 ]

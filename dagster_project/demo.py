@@ -6,12 +6,10 @@ from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
-from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.activate.assets import (
     CAMPAIGN_ASSETS,
     CAMPAIGN_DAY_SELECTION,
-    EVALUATION_MODELS,
 )
 from dagster_project.cli import CommandError, ensure_dagster_home, landing_days
 from dagster_project.definitions import all_assets, all_checks
@@ -33,7 +31,7 @@ from dagster_project.sample_shop.generator import (
 )
 from dagster_project.score.churn import RISK_TABLE
 from dagster_project.settings import Settings
-from dagster_project.transform.assets import crm_dbt_models, dbt_resource
+from dagster_project.transform.assets import crm_dbt_evaluation, dbt_resource
 
 DEMO_SHOP = ShopConfig(bad_row_share=0.002)
 
@@ -91,9 +89,7 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     if not days:
         raise CommandError(f"no landing files under {settings.landing_dir}: nothing to load")
     first, last = days[0].isoformat(), days[-1].isoformat()
-    evaluation = dg.AssetSelection.assets(
-        *(get_asset_key_for_model([crm_dbt_models], m) for m in EVALUATION_MODELS)
-    )
+    evaluation = dg.AssetSelection.assets(crm_dbt_evaluation)
     # one run loads every landing day, and builds everything downstream
     say(f"Loading {first} to {last} and building everything downstream (a few minutes).")
     everything = dg.AssetSelection.all() - CAMPAIGN_ASSETS
@@ -228,7 +224,7 @@ def summary(settings: Settings) -> str:
             if table_exists(conn, RISK_TABLE)
             else []
         )
-        (clv,) = conn.execute("select sum(predicted_clv) from marts.customer_value").fetchall()
+        (clv,) = conn.execute("select sum(predicted_clv) from scores.customer_value").fetchall()
         revenue = reconciliation_lines(conn, settings)
     lines = ["", "Raw ingestion (rows loaded / quarantined per entity):"]
     for entity, files, dups, loaded, quarantined in ledger:
@@ -245,7 +241,7 @@ def summary(settings: Settings) -> str:
         lines += ["", f"Weekly KPIs, week of {weekly[0][0]} (marts.kpi_weekly_monitor):"]
         for code, (number, values) in _kpis_by_code(weekly).items():
             lines.append(f"  KPI {number:<5} {code:<24} " + "  ".join(values))
-    lines += ["", f"Scores on {as_of} (marts.customer_churn_risk, marts.customer_value):"]
+    lines += ["", f"Scores on {as_of} (scores.customer_churn_risk, scores.customer_value):"]
     lines += [
         f"  churn risk {band:<8} {n:>8,} buyers, mean probability {p:.0%}" for band, n, p in risk
     ]

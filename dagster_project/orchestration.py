@@ -13,13 +13,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
-from dagster_project.activate.assets import contact_log
 from dagster_project.ingest.assets import load_run_config
 from dagster_project.ingest.loader import folder_day, is_hidden
 from dagster_project.settings import Settings, load_settings
-from dagster_project.transform.assets import crm_dbt_models
+from dagster_project.transform.assets import model_key
 
 _settings = load_settings()
 _vars = _settings.vars
@@ -35,7 +33,7 @@ WEEKLY_KPI_MODELS = ("kpi_weekly", "kpi_weekly_monitor")
 
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(contact_log.key),
+    selection=dg.AssetSelection.all(),
     description=(
         "Every landing file not loaded yet (of the days up to the raw assets' `through`), then "
         "everything downstream: dbt marts, scores, campaign audiences and files, and the BI "
@@ -51,9 +49,7 @@ ingest_job = dg.define_asset_job(
 )
 weekly_kpi_job = dg.define_asset_job(
     "weekly_kpi",
-    selection=dg.AssetSelection.assets(
-        *(get_asset_key_for_model([crm_dbt_models], m) for m in WEEKLY_KPI_MODELS)
-    ),
+    selection=dg.AssetSelection.assets(*(model_key(m) for m in WEEKLY_KPI_MODELS)),
     description="The weekly KPI tables, rebuilt once the week has closed.",
     op_retry_policy=RETRY,
 )

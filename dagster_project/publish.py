@@ -20,7 +20,7 @@ from dagster_project.ingest.loader import lit, q
 from dagster_project.resources import Warehouse
 from dagster_project.score.assets import score_assets
 from dagster_project.settings import MARTS_CATALOG, Settings
-from dagster_project.transform.assets import crm_dbt_models
+from dagster_project.transform.assets import dbt_asset_defs
 
 PUBLICATION_TABLE = "_publication"  # in the published file: what it holds, from which run
 
@@ -71,7 +71,7 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
     return {"path": str(final), "tables": len(counts), "rows": sum(n for _, n in counts)}
 
 
-_mart_keys = [k for k in crm_dbt_models.keys if k.path[0] == "marts"]
+_mart_keys = [k for a in dbt_asset_defs for k in a.keys if k.path[0] == "marts"]
 _score_keys = [k for a in score_assets for k in a.keys]
 
 

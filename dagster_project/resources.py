@@ -10,6 +10,8 @@ import duckdb
 from pydantic import Field
 
 from dagster_project.ingest.loader import lit, q
+from dagster_project.score import FORMER_TABLES
+from dagster_project.score import SCHEMA as SCORES
 from dagster_project.settings import MARTS_CATALOG, Settings, load_settings
 
 
@@ -38,10 +40,14 @@ def open_warehouse(settings: Settings, read_only: bool = False) -> duckdb.DuckDB
     (warehouse,) = conn.execute("select current_database()").fetchone()
     if not read_only:
         conn.execute(f"create schema if not exists {MARTS_CATALOG}.marts")
+        conn.execute(f"create schema if not exists {MARTS_CATALOG}.{SCORES}")
+        for table in FORMER_TABLES:  # the scores were in dbt's schema before they had their own
+            conn.execute(f"drop table if exists {MARTS_CATALOG}.marts.{table}")
         # the marts were a schema of the warehouse before they had a file: that schema would
         # hide the file's (the warehouse comes first), and the next build rebuilds them all
         conn.execute(f"drop schema if exists {q(warehouse)}.marts cascade")
-    conn.execute(f"set search_path = {lit(f'{warehouse}.main,{MARTS_CATALOG}.marts')}")
+    path = f"{warehouse}.main,{MARTS_CATALOG}.marts,{MARTS_CATALOG}.{SCORES}"
+    conn.execute(f"set search_path = {lit(path)}")
     return conn
 
 

@@ -585,7 +585,8 @@ def settings_markdown() -> str:
     ]
     intro = {
         DbtVars: "## Business rules (dbt reads these)\n\nChanging one makes dbt parse its "
-        "project again on the next run (a few seconds, once).",
+        "project again on the next `crm-mart run` (a few seconds, once); under a running "
+        "Dagster deployment, run `crm-mart prepare` and reload it.",
         PipelineSettings: "## Pipeline (ingestion, scores, campaigns, checks, schedules)\n\n"
         "dbt never sees these: changing one does not touch the dbt project.",
     }

@@ -14,6 +14,9 @@ import pytest
 
 from dagster_project.resources import open_warehouse
 from dagster_project.settings import Settings, load_settings
+from dagster_project.transform.project import prepare
+
+prepare()  # the dbt manifest the definitions are built from, as crm-mart does before loading them
 
 
 @pytest.fixture

@@ -93,6 +93,26 @@ def test_an_error_check_stops_marts_and_exports_in_the_same_run_and_a_warn_does_
             if not c.passed
         }
         assert ("raw/orders", "plausibility_expectations") in warned
+        # the evaluation of that one run already holds the day's own sends
+        with open_warehouse(load_settings(data), read_only=True) as conn:
+            logged = conn.execute(
+                "select campaign_id, count(*) filter (where arm = 'treatment'), "
+                "count(*) filter (where arm = 'control') from activate.contact_log "
+                "where send_date = ? group by 1 order by 1",
+                [LAST],
+            ).fetchall()
+            evaluated = conn.execute(
+                "select campaign_id, treatment_customers, control_customers "
+                "from marts.campaign_evaluation where send_date = ? order by 1",
+                [LAST],
+            ).fetchall()
+        assert len(logged) >= 2 and evaluated == logged
+        (log,) = [
+            e.materialization for e in result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey(["activate", "contact_log"])
+        ]  # fmt: skip
+        assert log.metadata["sends"].value == len(logged)
+        assert log.metadata["contacts"].value == sum(t + c for _, t, c in logged)
 
 
 READER = textwrap.dedent(

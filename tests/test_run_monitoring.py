@@ -26,7 +26,7 @@ BIN = Path(sys.executable).parent
 
 def _launch(workspace: Path, env: dict[str, str], seconds: float) -> None:
     config = {"ops": {"wait": {"config": {"seconds": seconds}}}}
-    subprocess.run(
+    launched = subprocess.run(
         [
             BIN / "dagster",
             "job",
@@ -39,9 +39,10 @@ def _launch(workspace: Path, env: dict[str, str], seconds: float) -> None:
             json.dumps(config),
         ],
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert launched.returncode == 0, launched.stderr[-3000:]
 
 
 def _wait_for(condition, seconds: float, what: str):

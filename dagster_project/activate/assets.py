@@ -10,36 +10,26 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.activate import export
 from dagster_project.activate.audience import as_of_date, select_audiences
 from dagster_project.activate.catalogue import Campaign
 from dagster_project.resources import Warehouse
-from dagster_project.score.assets import customer_churn_risk
-from dagster_project.transform.assets import crm_dbt_models
+from dagster_project.score.assets import RISK_KEY
+from dagster_project.transform.assets import model_key
 
 GROUP = "campaigns"
 AUDIENCE_KEY = dg.AssetKey(["activate", "campaign_audience"])
+CONTACT_LOG_KEY = dg.AssetKey(["activate", "contact_log"])
+LOG_CHECK_NAME = "contact_log_matches_files"
 CHECK_NAME = "audience_passes_checks"
 # the Python campaign assets (the dbt model campaign_evaluation shares their UI group)
-CAMPAIGN_ASSETS = dg.AssetSelection.assets(AUDIENCE_KEY) | dg.AssetSelection.key_prefixes("exports")
+CAMPAIGN_ASSETS = dg.AssetSelection.assets(
+    AUDIENCE_KEY, CONTACT_LOG_KEY
+) | dg.AssetSelection.key_prefixes("exports")
 
-contact_log = dg.AssetSpec(
-    key=dg.AssetKey(["activate", "contact_log"]),
-    description=(
-        "Every treatment and control member of every published send (campaign_id, customer_id, "
-        "arm, send_date, channel). Written by the exports/* assets; read by the caps, the "
-        "cooldowns and campaign evaluation."
-    ),
-    group_name=GROUP,
-    kinds={"duckdb"},
-)
-
-
-# The dbt models a campaign day reads, rebuilt as of that day (the rest of the marts keep D),
-# and the evaluation models that read the contact log. The stage history and the activity
-# days hold every day: their readers take the days up to D.
+# The dbt models a campaign day reads, rebuilt as of that day (the rest of the marts keep D).
+# The stage history and the activity days hold every day: their readers take the days up to D.
 CUSTOMER_MART_MODELS = (
     "int_as_of_date",
     "int_purchase_days",
@@ -49,19 +39,11 @@ CUSTOMER_MART_MODELS = (
     "customer_rfm",
     "customer_lifecycle",
 )
-EVALUATION_MODELS = (
-    "int_campaign_contact_outcomes",
-    "kpi_campaign_response",
-    "campaign_evaluation",
-)
 
 
 # what a campaign day runs: the customer marts as of that day, then the campaign assets
 CAMPAIGN_DAY_SELECTION = (
-    dg.AssetSelection.assets(
-        *(get_asset_key_for_model([crm_dbt_models], m) for m in CUSTOMER_MART_MODELS)
-    )
-    | CAMPAIGN_ASSETS
+    dg.AssetSelection.assets(*(model_key(m) for m in CUSTOMER_MART_MODELS)) | CAMPAIGN_ASSETS
 )
 
 campaign_day_job = dg.define_asset_job(
@@ -96,7 +78,7 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
         group_name=GROUP,
         kinds={"duckdb"},
         deps=[
-            get_asset_key_for_model([crm_dbt_models], name)
+            model_key(name)
             for name in (
                 "customer_facts",
                 "customer_lifecycle",
@@ -105,7 +87,7 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
                 "stg_shop__orders",
             )
         ]
-        + [customer_churn_risk.key],  # the churn_risk condition
+        + [RISK_KEY],  # the churn_risk condition
         description=(
             "Members (treatment and control) of every campaign due on the marts' day D, after "
             "consent, cooldown, frequency caps and priorities; and the funnel of each rule."
@@ -130,7 +112,76 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
             }
         )
 
-    return [campaign_audience, *(_export_asset(c) for c in campaigns)]
+    exports = [_export_asset(c) for c in campaigns]
+    return [campaign_audience, *exports, _contact_log_asset(campaigns, exports)]
+
+
+def _contact_log_asset(
+    campaigns: list[Campaign], exports: list[dg.AssetsDefinition]
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=CONTACT_LOG_KEY,
+        group_name=GROUP,
+        kinds={"duckdb"},
+        deps=[e.key for e in exports],
+        description=(
+            "Every treatment and control member of every published send (campaign_id, "
+            "customer_id, arm, send_date, channel, logged_at). Each export writes its send's "
+            "rows in the transaction that publishes its file; this asset then records day D's "
+            "sends (one materialization per send day, with the counts) and checks them against "
+            "the published files. Campaign evaluation reads it; the next days' audiences read "
+            "it for cooldowns and caps."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                LOG_CHECK_NAME,
+                asset=CONTACT_LOG_KEY,
+                blocking=True,
+                description="Every send of D in the contact log has its published file, and "
+                "each file's treatment and control counts equal the logged rows.",
+            )
+        ],
+    )
+    def contact_log(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
+        settings = warehouse.get_settings()
+        with warehouse.connect() as conn:
+            day = as_of_date(conn)
+            sends = export.logged_sends(conn, day)
+            (total,) = conn.execute(f"select count(*) from {export.SCHEMA}.contact_log").fetchone()
+        mismatches = export.log_mismatches(settings, day, [c.id for c in campaigns], sends)
+        yield dg.AssetCheckResult(
+            check_name=LOG_CHECK_NAME,
+            passed=not mismatches,
+            metadata={
+                "send_date": str(day),
+                "mismatches": dg.MetadataValue.md(
+                    "\n".join(f"- {m}" for m in mismatches) or "none"
+                ),
+            },
+        )
+        contacts = sum(s.treatment + s.control for s in sends)
+        context.log.info(
+            f"Contact log of {day}: {len(sends)} send(s), {contacts:,} contacts; "
+            f"{total:,} rows in all"
+        )
+        table = "\n".join(
+            ["| campaign | channel | treatment | control |", "|---|---|---|---|"]
+            + [
+                f"| {s.campaign_id} | {s.channel} | {s.treatment:,} | {s.control:,} |"
+                for s in sends
+            ]
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "send_date": str(day),
+                "sends": len(sends),
+                "contacts": contacts,
+                "sends_of_the_day": dg.MetadataValue.md(table),
+                "log_rows": total,
+            }
+        )
+
+    return contact_log
 
 
 def _export_asset(campaign: Campaign) -> dg.AssetsDefinition:

@@ -15,7 +15,7 @@ import duckdb
 from dagster_project.activate.catalogue import Campaign
 from dagster_project.ingest.loader import lit
 from dagster_project.resources import table_exists
-from dagster_project.score.churn import RISK_TABLE
+from dagster_project.score import RISK_TABLE
 from dagster_project.settings import Settings
 
 SCHEMA = "activate"

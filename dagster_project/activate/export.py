@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import great_expectations.expectations as gxe
 import pandas as pd
 
 from dagster_project.activate.audience import (
@@ -104,6 +103,8 @@ def prepare(
 def expectations(prepared: Prepared) -> list[Any]:
     """docs/campaigns.md rule 7: unique ids, a valid address, consent, no control member,
     row count."""
+    import great_expectations.expectations as gxe
+
     channel = prepared.campaign.channel
     rules: list[Any] = [
         gxe.ExpectColumnValuesToNotBeNull(column="_customer_id"),
@@ -168,6 +169,59 @@ def _write_files(folder: Path, prepared: Prepared, outcome: Outcome, settings: S
         json.dumps(manifest, indent=2, default=str), encoding="utf-8"
     )
     return manifest
+
+
+@dataclass
+class Send:
+    """One campaign's contacts of a send day, as the contact log holds them."""
+
+    campaign_id: str
+    channel: str
+    treatment: int
+    control: int
+
+
+def logged_sends(conn: duckdb.DuckDBPyConnection, day: date) -> list[Send]:
+    rows = conn.execute(
+        f"""
+        select
+            campaign_id,
+            any_value(channel),
+            count(*) filter (where arm = 'treatment'),
+            count(*) filter (where arm = 'control')
+        from {SCHEMA}.contact_log where send_date = ? group by campaign_id order by campaign_id
+        """,
+        [day],
+    ).fetchall()
+    return [Send(*row) for row in rows]
+
+
+def log_mismatches(
+    settings: Settings, day: date, campaign_ids: list[str], sends: list[Send]
+) -> list[str]:
+    """Where the contact log of `day` and the published files disagree (nothing: they agree)."""
+    logged = {s.campaign_id: s for s in sends}
+    found = []
+    for cid in sorted(set(campaign_ids) | set(logged)):
+        path = day_folder(settings, cid, day) / "manifest.json"
+        send = logged.get(cid)
+        if not path.exists():
+            if send:
+                found.append(
+                    f"{cid}, send day {day}: {send.treatment + send.control:,} contact(s) in "
+                    f"the log but no published file ({path.parent} is missing)"
+                )
+            continue
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        published = (manifest["row_count"], manifest["control_count"])
+        in_log = (send.treatment, send.control) if send else (0, 0)
+        if published != in_log:
+            found.append(
+                f"{cid}, send day {day}: the published file has {published[0]:,} treatment and "
+                f"{published[1]:,} control customers, the contact log {in_log[0]:,} and "
+                f"{in_log[1]:,}"
+            )
+    return found
 
 
 def publish(

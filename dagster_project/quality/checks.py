@@ -13,7 +13,6 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.ingest.assets import raw_key
 from dagster_project.ingest.contract import ENTITIES, Entity
@@ -29,8 +28,9 @@ from dagster_project.quality.suites import (
     validate_raw,
 )
 from dagster_project.resources import Warehouse
+from dagster_project.score import SCHEMA as SCORES
 from dagster_project.settings import Settings
-from dagster_project.transform.assets import crm_dbt_models
+from dagster_project.transform.assets import model_key
 
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
@@ -128,9 +128,9 @@ def _landing_check(entity: Entity) -> dg.AssetChecksDefinition:
 
 def mart_key(table: str) -> dg.AssetKey:
     schema, name = table.split(".")
-    if name in ("customer_value", "customer_churn_risk"):  # Python assets, not dbt models
+    if schema == SCORES:  # Python assets, not dbt models
         return dg.AssetKey([schema, name])
-    return get_asset_key_for_model([crm_dbt_models], name)
+    return model_key(name)
 
 
 def _mart_check(suite: MartSuite) -> dg.AssetChecksDefinition:

@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-import great_expectations.expectations as gxe
 import pandas as pd
 
 from dagster_project.ingest.contract import CREDIT_NOTE_HINT, CURRENCY, ENUM, TIMESTAMP, Entity
@@ -66,12 +65,16 @@ def combine(*outcomes: Outcome) -> Outcome:
 
 
 def _at_least(a: str, b: str) -> Any:
+    import great_expectations.expectations as gxe
+
     return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
         column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing"
     )
 
 
 def contract_expectations(entity: Entity, settings: Settings, now_utc: datetime) -> list[Any]:
+    import great_expectations.expectations as gxe
+
     future_limit = now_utc.replace(tzinfo=None) + timedelta(hours=settings.future_tolerance_hours)
     earliest = datetime.combine(settings.earliest_plausible_date, datetime.min.time())
     rules: list[Any] = [
@@ -96,6 +99,8 @@ def contract_expectations(entity: Entity, settings: Settings, now_utc: datetime)
 
 
 def plausibility_expectations(entity: Entity, settings: Settings) -> list[Any]:
+    import great_expectations.expectations as gxe
+
     return {
         "customers": [_at_least("updated_at", "registered_at")],
         "orders": [
@@ -241,6 +246,8 @@ def validate_conflicts(conn: duckdb.DuckDBPyConnection, entity: Entity, since: d
     """The same key delivered in two or more files with different content, for the keys of
     the rows loaded after `since`: one row per content, with the files that hold it. Staging
     keeps the later delivery; this names both files."""
+    import great_expectations.expectations as gxe
+
     keys = ", ".join(q(k) for k in entity.key)
     content = ", ".join(q(c.name) for c in entity.columns if c.name not in entity.key)
     table = f"{RAW_SCHEMA}.{entity.name}"
@@ -284,6 +291,8 @@ def validate_conflicts(conn: duckdb.DuckDBPyConnection, entity: Entity, since: d
 
 
 def ledger_expectations(max_quarantined_share: float, reconcile: bool) -> list[Any]:
+    import great_expectations.expectations as gxe
+
     rules: list[Any] = []
     if reconcile:
         rules += [
@@ -356,7 +365,15 @@ def validate_raw(
 # --- marts -----------------------------------------------------------------------------------
 
 
+def _in_set(column: str, values: list[Any]) -> Any:
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values)
+
+
 def _between(column: str, low: Any, high: Any) -> Any:
+    import great_expectations.expectations as gxe
+
     return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
 
 
@@ -381,7 +398,7 @@ MART_SUITES: dict[str, MartSuite] = {
         MartSuite("marts.kpi_weekly_monitor"),
         MartSuite("marts.kpi_retention"),
         MartSuite(
-            "marts.customer_value",
+            "scores.customer_value",
             "probability_alive, predicted_clv",
             "true",
             lambda settings: [
@@ -390,15 +407,12 @@ MART_SUITES: dict[str, MartSuite] = {
             ],
         ),
         MartSuite(
-            "marts.customer_churn_risk",
+            "scores.customer_churn_risk",
             "churn_probability, risk_band",
             "true",
             lambda settings: [
                 _between("churn_probability", 0, 1),
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="risk_band",
-                    value_set=[b["band"] for b in settings.vars["churn_risk_bands"]],
-                ),
+                _in_set("risk_band", [b["band"] for b in settings.vars["churn_risk_bands"]]),
             ],
         ),
     )

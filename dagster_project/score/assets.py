@@ -1,24 +1,23 @@
-"""Predictive scores as Dagster assets: customer value (BG/NBD + Gamma-Gamma) and churn risk."""
+"""Predictive scores as Dagster assets, each with its table in the schema `scores`: customer
+value (BG/NBD + Gamma-Gamma), churn risk, and the churn tree's leaves (its rules)."""
+
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.resources import Warehouse
-from dagster_project.score.churn import (
-    RISK_TABLE,
-    NotEnoughHistory,
-    model_folder,
-    score_churn_risk,
-)
+from dagster_project.score import LEAVES_TABLE, RISK_TABLE, SCHEMA
+from dagster_project.score.churn import NotEnoughHistory, model_folder, score_churn_risk
 from dagster_project.score.clv import score_customer_value
-from dagster_project.transform.assets import crm_dbt_models
+from dagster_project.transform.assets import model_key
 
 
 @dg.asset(
-    key=dg.AssetKey(["marts", "customer_value"]),
+    key=dg.AssetKey([SCHEMA, "customer_value"]),
     group_name="scores",
     kinds={"duckdb", "scipy"},
-    deps=[get_asset_key_for_model([crm_dbt_models], "customer_facts")],
+    deps=[model_key("customer_facts")],
     description=(
         "Per known customer: probability alive and expected purchases in 30/90/365 days "
         "(BG/NBD), expected spend per purchase (Gamma-Gamma) and predicted CLV over "
@@ -40,20 +39,36 @@ def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     )
 
 
-@dg.asset(
-    key=dg.AssetKey(["marts", "customer_churn_risk"]),
-    group_name="scores",
-    kinds={"duckdb", "sklearn"},
-    deps=[get_asset_key_for_model([crm_dbt_models], "int_churn_features")],
-    description=(
-        "Per buyer as of D: churn probability (no purchase in the next churn_label_days), risk "
-        "band and the decision-tree rule that gave it. The rules, their SQL CASE expression and "
-        "the out-of-time quality are this asset's metadata and files under models/churn/."
-    ),
+RISK_KEY = dg.AssetKey([SCHEMA, "customer_churn_risk"])
+LEAVES_KEY = dg.AssetKey([SCHEMA, "churn_tree_leaves"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            LEAVES_KEY,
+            group_name="scores",
+            kinds={"duckdb", "sklearn"},
+            deps=[model_key("int_churn_features")],
+            description=(
+                "The churn tree's leaves: per leaf its rule, churn probability, risk band and "
+                "training buyers. The rules, their SQL CASE expression and the out-of-time "
+                "quality are this asset's metadata and files under models/churn/."
+            ),
+        ),
+        dg.AssetSpec(
+            RISK_KEY,
+            group_name="scores",
+            kinds={"duckdb"},
+            deps=[LEAVES_KEY, model_key("int_churn_features")],
+            description=(
+                "Per buyer as of D: churn probability (no purchase in the next "
+                "churn_label_days), risk band and the rule (leaf) of the churn tree that gave it."
+            ),
+        ),
+    ],
 )
-def customer_churn_risk(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
-) -> dg.MaterializeResult:
+def churn_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
     settings = warehouse.get_settings()
     with warehouse.connect() as conn:
         try:
@@ -61,8 +76,11 @@ def customer_churn_risk(
         except NotEnoughHistory as reason:
             # no stale scores: a campaign filtering on churn_risk stops and says why
             conn.execute(f"drop table if exists {RISK_TABLE}")
+            conn.execute(f"drop table if exists {LEAVES_TABLE}")
             context.log.warning(f"No churn model this run: {reason}")
-            return dg.MaterializeResult(metadata={"skipped": str(reason)})
+            yield dg.MaterializeResult(asset_key=LEAVES_KEY, metadata={"skipped": str(reason)})
+            yield dg.MaterializeResult(asset_key=RISK_KEY, metadata={"skipped": str(reason)})
+            return
     folder = model_folder(settings)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules.txt").write_text(report["rules"] + "\n", encoding="utf-8")
@@ -75,7 +93,8 @@ def customer_churn_risk(
         f"Churn tree {trained}: out-of-time ROC AUC {holdout['roc_auc']} (recency alone "
         f"{holdout['recency_only_roc_auc']}); {report['scored']:,} buyers scored."
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=LEAVES_KEY,
         metadata={
             "cutoffs": dg.MetadataValue.json(report["cutoffs"]),
             "holdout_quality": dg.MetadataValue.json(holdout),
@@ -84,10 +103,11 @@ def customer_churn_risk(
             "rules": dg.MetadataValue.md(f"```\n{report['rules']}\n```"),
             "probability_sql": dg.MetadataValue.md(f"```sql\n{report['probability_sql']}\n```"),
             "rules_file": dg.MetadataValue.path(str(folder / "rules.txt")),
-            "scored_buyers": report["scored"],
+            "leaves": len(report["rules"].splitlines()),
             "tree_reused": report["reused"],
-        }
+        },
     )
+    yield dg.MaterializeResult(asset_key=RISK_KEY, metadata={"scored_buyers": report["scored"]})
 
 
-score_assets = [customer_value, customer_churn_risk]
+score_assets = [customer_value, churn_scores]

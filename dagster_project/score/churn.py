@@ -23,21 +23,20 @@ import pickle
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.metrics import roc_auc_score
-from sklearn.tree import DecisionTreeClassifier
 
 from dagster_project.ingest.loader import lit, q
+from dagster_project.score import LEAVES_TABLE, RISK_TABLE
 from dagster_project.settings import Settings
 
+if TYPE_CHECKING:  # scikit-learn is imported where a tree is trained (it is slow to import)
+    from sklearn.tree import DecisionTreeClassifier
+
 FEATURES_TABLE = "intermediate.int_churn_features"
-RISK_TABLE = "marts.customer_churn_risk"
-LEAVES_TABLE = "marts.churn_tree_leaves"
 NO_SESSION_DAYS = 100_000  # days since the last session of a buyer who never had one
 
 # feature name -> SQL expression on the features table; training and scoring read the same
@@ -175,6 +174,8 @@ def case_sql(tree_leaves: list[Leaf], features: dict[str, str], output: str = "l
 
 
 def train(conn, settings: Settings, features: dict[str, str], day: date) -> DecisionTreeClassifier:
+    from sklearn.tree import DecisionTreeClassifier
+
     frame = load(conn, features, day, sample=int(settings.vars["churn_train_sample"]))
     tree = DecisionTreeClassifier(
         max_depth=int(settings.vars["churn_tree_max_depth"]),
@@ -196,6 +197,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Out-of-time quality: AUC against recency alone, precision and recall of the high band,
     and a calibration table (mean predicted against actual churn per band)."""
+    from sklearn.metrics import roc_auc_score
+
     y = frame["churned"].astype(int).to_numpy()
     p = tree.predict_proba(frame[list(features)])[:, list(tree.classes_).index(1)]
     band = bands_of(p, bands)
@@ -232,6 +235,8 @@ def training_key(
 ) -> str:
     """A digest of everything the trees learn from; training is deterministic, so an unchanged
     key means the same trees. Any rebuild of a labelled cutoff's rows changes their _built_at."""
+    import sklearn
+
     rows = conn.execute(
         f"select cutoff_date, count(*), min(_built_at), max(_built_at) from {FEATURES_TABLE} "
         "where cutoff_date in (?, ?) group by 1 order by 1",

@@ -2,7 +2,7 @@
 
 Reads the buy-till-you-die columns of marts.customer_facts (in days), fits both models on
 the buyers (a random sample of `btyd_fit_sample` at most), scores every known customer and
-writes marts.customer_value. Customers who never bought get zeros: the models describe
+writes scores.customer_value. Customers who never bought get zeros: the models describe
 customers after their first purchase.
 """
 
@@ -14,15 +14,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from dagster_project.score import VALUE_TABLE
 from dagster_project.score.btyd import BgNbd, GammaGamma
 from dagster_project.settings import Settings
 
-TABLE = "marts.customer_value"
 HORIZONS_DAYS = (30, 90, 365)
 
 
 def score_customer_value(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
-    """Fit, score and write marts.customer_value; returns the parameters and counts."""
+    """Fit, score and write scores.customer_value; returns the parameters and counts."""
     # customers with one history (x, t_x, T) share its BG/NBD predictions: the histories are
     # numbered here and each is computed once (a fifth as many as customers in a 2-year shop)
     facts = conn.execute(
@@ -73,7 +73,7 @@ def score_customer_value(conn: duckdb.DuckDBPyConnection, settings: Settings) ->
     )
     values = pa.table({k: pa.array(v) for k, v in columns.items()})
     conn.register("customer_value_rows", values)
-    conn.execute(f"create or replace table {TABLE} as select * from customer_value_rows")
+    conn.execute(f"create or replace table {VALUE_TABLE} as select * from customer_value_rows")
     conn.unregister("customer_value_rows")
     return {
         "bg_nbd": asdict(bg),

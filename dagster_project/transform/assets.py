@@ -1,9 +1,7 @@
 """dbt models as Dagster assets (dagster-dbt). No SQL lives here: it is all in dbt/."""
 
-import json
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,61 +14,37 @@ from dagster_dbt import (
     DagsterDbtTranslatorSettings,
     DbtCliInvocation,
     DbtCliResource,
-    DbtProject,
     dbt_assets,
+    get_asset_key_for_model,
 )
 
 from dagster_project.resources import Warehouse
-from dagster_project.settings import (
-    AS_OF_ENV,
-    DATA_DIR_ENV,
-    DBT_PROJECT_DIR,
-    Settings,
-    load_settings,
+from dagster_project.settings import AS_OF_ENV, DATA_DIR_ENV, Settings, load_settings
+from dagster_project.transform.project import (
+    dbt_project_for,
+    dbt_resource_for,
+    manifest_is_stale,
+    vars_arg,
 )
 
 _settings = load_settings()
-dbt_project = DbtProject(
-    project_dir=DBT_PROJECT_DIR,
-    target_path=_settings.data_dir / "dbt" / "target",
-)
-dbt_resource = DbtCliResource(
-    project_dir=dbt_project,
-    # dbt writes its logs under CRM_DATA_DIR too, never into the repo
-    global_config_flags=["--log-path", str(_settings.data_dir / "dbt" / "logs")],
-    # the dbt of this environment, whether or not the venv is activated
-    dbt_executable=str(Path(sys.executable).parent / "dbt"),
-)
-
-
-def vars_arg(settings: Settings) -> list[str]:
-    """The settings dbt reads, as dbt's --vars: every dbt invocation passes them."""
-    return ["--vars", json.dumps(settings.dbt_vars, sort_keys=True)]
-
-
-PARSED_VARS = dbt_project.target_path / "parsed_vars.json"  # the vars of the last parse
-
-
-def manifest_is_stale() -> bool:
-    """No manifest yet, a file of the dbt project changed after it was written, or the shop's
-    settings for dbt changed (then the partial parse that runs copy would be of no use)."""
-    if not dbt_project.manifest_path.exists() or not PARSED_VARS.exists():
-        return True
-    if PARSED_VARS.read_text(encoding="utf-8") != vars_arg(_settings)[1]:
-        return True
-    written = dbt_project.manifest_path.stat().st_mtime
-    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    for folder in ("models", "macros", "seeds", "tests"):
-        sources += (DBT_PROJECT_DIR / folder).rglob("*")
-    return any(p.is_file() and p.stat().st_mtime > written for p in sources)
-
+dbt_project = dbt_project_for(_settings)
+dbt_resource = dbt_resource_for(_settings)
 
 dbt_project.prepare_if_dev()  # under `dagster dev`: parse again on every reload
-if manifest_is_stale():  # elsewhere: parse when the project changed, for the asset definitions
-    dbt_resource.cli(
-        ["parse", "--quiet", *vars_arg(_settings)], target_path=dbt_project.target_path
-    ).wait()
-    PARSED_VARS.write_text(vars_arg(_settings)[1], encoding="utf-8")
+if not dbt_project.manifest_path.exists():
+    raise FileNotFoundError(
+        f"No dbt manifest at {dbt_project.manifest_path}: run `crm-mart prepare` (crm-mart run, "
+        "status and demo, and make dagster, do it for you) before loading the definitions."
+    )
+if manifest_is_stale(_settings):
+    dg.get_dagster_logger().warning(
+        "The dbt project or the shop's dbt settings changed since the manifest was written: "
+        "run `crm-mart prepare` and reload the definitions."
+    )
+
+# the models that read the contact log: built after the day's sends are logged
+EVALUATION_SELECTION = "int_campaign_contact_outcomes+"
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
@@ -106,24 +80,49 @@ def dbt_build_args(config: DbtBuildConfig, settings: Settings) -> list[str]:
     return args
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=CrmDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
-    # dbt unit tests prove the SQL in CI (tests/dbt); production builds skip them
-    exclude="test_type:unit",
-)
-def crm_dbt_models(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: Warehouse,
-    config: DbtBuildConfig,
-) -> Iterator[Any]:
-    settings = warehouse.get_settings()
-    yield from start_build(context, dbt, config, settings).stream()
-    prune_runs(RUNS_DIR, keep=int(settings.vars["dbt_runs_kept"]))
+_TRANSLATOR = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsDefinition:
+    """One dbt build step over the selected models, seeds and their tests. dbt unit tests prove
+    the SQL in CI (tests/dbt); production builds skip them."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=_TRANSLATOR,
+        name=name,
+        select=select,
+        exclude=f"test_type:unit {exclude}".strip(),
+    )
+    def _step(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+        config: DbtBuildConfig,
+    ) -> Iterator[Any]:
+        settings = warehouse.get_settings()
+        yield from start_build(context, dbt, config, settings).stream()
+        prune_runs(RUNS_DIR, keep=int(settings.vars["dbt_runs_kept"]))
+
+    return _step
+
+
+# staging, intermediate, customer and KPI models and the seeds; then, after the day's sends
+# are logged, campaign evaluation (the models that read the contact log)
+crm_dbt_models = _dbt_step("crm_dbt_models", exclude=EVALUATION_SELECTION)
+crm_dbt_evaluation = _dbt_step("crm_dbt_evaluation", select=EVALUATION_SELECTION)
+dbt_asset_defs = [crm_dbt_models, crm_dbt_evaluation]
+
+
+def model_key(name: str) -> dg.AssetKey:
+    """The asset key of a dbt model (or seed) by its name, in whichever definition holds it."""
+    for definition in dbt_asset_defs:
+        try:
+            return get_asset_key_for_model([definition], name)
+        except KeyError:
+            continue
+    raise KeyError(f"no dbt model or seed is called {name}")
 
 
 def start_build(

@@ -211,13 +211,15 @@ def test_rerunning_a_day_replaces_its_audience(conn, settings):
 def test_churn_risk_filters_once_the_churn_model_exists_and_says_so_before(conn, settings):
     risky = campaign(audience={"churn_risk": {"min": 0.6}})
     build_marts(conn, [customer("hi"), customer("edge"), customer("lo")], D)
-    with pytest.raises(RuntimeError, match=r"filter on churn_risk, but marts\.customer_churn_risk"):
+    with pytest.raises(
+        RuntimeError, match=r"filter on churn_risk, but scores\.customer_churn_risk"
+    ):
         select_audiences(conn, settings, [risky])
     conn.execute(
-        "create table marts.customer_churn_risk (customer_id varchar, churn_probability double)"
+        "create table scores.customer_churn_risk (customer_id varchar, churn_probability double)"
     )
     conn.execute(
-        "insert into marts.customer_churn_risk values ('hi', 0.9), ('edge', 0.6), ('lo', 0.2)"
+        "insert into scores.customer_churn_risk values ('hi', 0.9), ('edge', 0.6), ('lo', 0.2)"
     )
     select_audiences(conn, settings, [risky])
     assert members(conn) == {"hi", "edge"}

@@ -160,3 +160,51 @@ def test_the_dagster_assets_publish_each_campaign_and_a_failed_check_publishes_n
 
     with open_warehouse(settings) as reopened:
         assert contact_log(reopened) == [("good", "a", "treatment", D)]
+
+
+def test_the_contact_log_asset_counts_the_days_sends_and_checks_them_against_the_files(
+    conn, settings
+):
+    c = campaign(control_share=0.25)
+    customers = [customer(f"k{i}") for i in range(40)]
+    manifest = run_day(conn, settings, customers, c)["c"]
+    treatment, control = manifest["row_count"], manifest["control_count"]
+    assert treatment + control == 40 and 0 < control < 40
+    sends = export.logged_sends(conn, D)
+    assert sends == [export.Send("c", "email", treatment, control)]
+    assert export.log_mismatches(settings, D, ["c", "quiet"], sends) == []
+
+    # a contact-log row lost after publication, and a logged send without its file
+    conn.execute("delete from activate.contact_log where customer_id = 'k0'")
+    conn.execute(
+        "insert into activate.contact_log values "
+        "('ghost', 'k1', 'treatment', ?, 'sms', current_timestamp)",
+        [D],
+    )
+    sends = export.logged_sends(conn, D)
+    lost = ("treatment", "control")[
+        conn.execute(
+            "select arm = 'control' from activate.campaign_audience where customer_id = 'k0'"
+        ).fetchone()[0]
+    ]
+    in_log = (treatment - (lost == "treatment"), control - (lost == "control"))
+    assert export.log_mismatches(settings, D, ["c"], sends) == [
+        f"c, send day {D}: the published file has {treatment} treatment and {control} control "
+        f"customers, the contact log {in_log[0]} and {in_log[1]}",
+        f"ghost, send day {D}: 1 contact(s) in the log but no published file "
+        f"({settings.exports_dir / 'ghost' / D.isoformat()} is missing)",
+    ]
+
+    # the asset: one materialization for the send day, its counts, and the blocking check
+    conn.close()
+    log_asset = build_campaign_assets([c])[-1]
+    result = dg.materialize(
+        [log_asset],
+        resources={"warehouse": Warehouse(data_dir=str(settings.data_dir))},
+        raise_on_error=False,
+    )
+    (materialization,) = result.asset_materializations_for_node(log_asset.op.name)
+    assert materialization.metadata["send_date"].value == str(D)
+    assert materialization.metadata["contacts"].value == 40  # 39 of c's and the ghost's
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "contact_log_matches_files" and not check.passed

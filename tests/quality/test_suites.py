@@ -177,10 +177,10 @@ def test_a_mart_fails_on_losing_more_than_half_its_rows(conn, settings):
 def test_a_table_python_writes_is_checked_for_its_values_too(conn, settings):
     conn.execute("create schema if not exists marts")
     conn.execute(
-        "create table marts.customer_value as select * from (values (0.5, 10.0), (1.5, 3.0)) "
+        "create table scores.customer_value as select * from (values (0.5, 10.0), (1.5, 3.0)) "
         "as t(probability_alive, predicted_clv)"
     )
-    outcome, _ = validate_mart(conn, settings, MART_SUITES["marts.customer_value"])
+    outcome, _ = validate_mart(conn, settings, MART_SUITES["scores.customer_value"])
     assert outcome.failures == [
         "expect_column_values_to_be_between on probability_alive: 1 row(s) break it, e.g. ['1.5']"
     ]

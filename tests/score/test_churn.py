@@ -155,7 +155,7 @@ def churn(shop_warehouse):
             [report["cutoffs"]["score"]],
         ).fetchall()
         mart = conn.execute(
-            "select customer_id, churn_probability, risk_band, rule from marts.customer_churn_risk "
+            "select customer_id, churn_probability, risk_band, rule from scores.customer_churn_risk "
             "order by customer_id"
         ).fetchall()
     return report, scoring.sort_values("customer_id"), sql, mart
@@ -197,7 +197,7 @@ def test_the_trees_are_used_again_until_what_they_learn_from_changes(churn, shop
             [test_cutoff],
         )
         rebuilt = score_churn_risk(conn, shop_warehouse)
-        leaves = conn.execute("select count(*) from marts.churn_tree_leaves").fetchone()[0]
+        leaves = conn.execute("select count(*) from scores.churn_tree_leaves").fetchone()[0]
     assert again["reused"] is True
     assert (again["rules"], again["holdout"]) == (first["rules"], first["holdout"])
     assert shallow["reused"] is False

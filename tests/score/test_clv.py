@@ -19,7 +19,7 @@ def shop(shop_warehouse):
             """
             select f.purchase_days, f.days_since_last_purchase, f.btyd_frequency,
                 f.btyd_recency, f.btyd_t, v.*
-            from marts.customer_value as v inner join marts.customer_facts as f using (customer_id)
+            from scores.customer_value as v inner join marts.customer_facts as f using (customer_id)
             """
         ).df()
     return fitted, rows

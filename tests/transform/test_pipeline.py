@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pytest
 
+from dagster_project.activate.catalogue import load_catalogue
 from dagster_project.definitions import defs
 from dagster_project.demo import materialize_with_campaign_history, summary
 from dagster_project.sample_shop.generator import ShopConfig, generate
@@ -25,6 +26,33 @@ def test_dbt_models_are_assets_downstream_of_the_raw_assets_grouped_by_folder():
     assert groups["reference/lifecycle_stages"] == "reference"
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert "unique_customer_lifecycle_customer_id" in checks  # dbt tests are asset checks
+
+
+def test_the_graph_shows_marts_audiences_exports_contact_log_and_evaluation_in_order():
+    graph = defs.resolve_asset_graph()
+
+    def parents(key: str) -> set[str]:
+        return {k.to_user_string() for k in graph.get(dg.AssetKey(key.split("/"))).parent_keys}
+
+    exports = {k.to_user_string() for k in graph.get_all_asset_keys() if k.path[0] == "exports"}
+    assert len(exports) == len(load_catalogue())
+    assert {"marts/customer_facts", "marts/customer_lifecycle", "marts/customer_rfm",
+            "scores/customer_churn_risk"} <= parents("activate/campaign_audience")  # fmt: skip
+    assert all(parents(e) == {"activate/campaign_audience"} for e in exports)
+    assert parents("activate/contact_log") == exports
+    assert "activate/contact_log" in parents("intermediate/int_campaign_contact_outcomes")
+    assert "intermediate/int_campaign_contact_outcomes" in parents("marts/campaign_evaluation")
+    assert "intermediate/int_campaign_contact_outcomes" in parents("marts/kpi_campaign_response")
+    # the scores are assets with tables of their own, the churn tree's leaves included
+    assert parents("scores/churn_tree_leaves") == {"intermediate/int_churn_features"}
+    assert "scores/churn_tree_leaves" in parents("scores/customer_churn_risk")
+    assert parents("scores/customer_value") == {"marts/customer_facts"}
+    # the daily job builds the evaluation in a dbt step of its own, after the contact log
+    job = defs.resolve_job_def("daily_pipeline")
+    upstream = job.graph.dependency_structure.input_to_upstream_outputs_for_node(
+        "crm_dbt_evaluation"
+    )
+    assert "activate__contact_log" in {o.node_name for outs in upstream.values() for o in outs}
 
 
 @pytest.mark.slow
@@ -71,7 +99,11 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     assert "repurchase_45d              email" in text
     # each dbt run's compiled SQL and results go to the data folder, none into the repo
     runs = set(RUNS_DIR.glob("*")) - earlier_runs
-    assert len(runs) == len(results) and all((run / "run_results.json").exists() for run in runs)
+    dbt_steps = [
+        e for r in results for e in r.all_events
+        if e.is_step_success and e.step_key.startswith("crm_dbt_")
+    ]  # fmt: skip
+    assert len(runs) == len(dbt_steps) and all((run / "run_results.json").exists() for run in runs)
     assert set((DBT_PROJECT_DIR / "target").glob("*")) <= in_repo
     assert str(settings.exports_dir / "repurchase_45d" / str(shop.end) / "audience.csv") in text
 
