@@ -16,10 +16,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from dagster_project.activate.audience import (
     CONSENT,
@@ -31,6 +30,9 @@ from dagster_project.activate.catalogue import Campaign
 from dagster_project.ingest.loader import sha256_of
 from dagster_project.quality.gx import Outcome, validate_frame
 from dagster_project.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:  # pandas is imported by the code that makes frames, when it runs
+    import pandas as pd
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"

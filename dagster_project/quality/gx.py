@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from functools import cache
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the code that makes frames, when it runs
+    import pandas as pd
+
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage reporting from a batch job
 

@@ -26,16 +26,18 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from dagster_project.ingest.contract import CREDIT_NOTE_HINT, CURRENCY, ENUM, TIMESTAMP, Entity
 from dagster_project.ingest.loader import RAW_SCHEMA, ensure_tables, lit, q
 from dagster_project.quality.gx import Outcome, validate_chunks, validate_frame
 from dagster_project.resources import table_exists
 from dagster_project.settings import Settings
+
+if TYPE_CHECKING:  # pandas is imported by the code that makes frames, when it runs
+    import pandas as pd
 
 SCHEMA = "quality"
 AS_OF_TABLE = "intermediate.int_as_of_date"  # D of the marts

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from dagster_project.ingest.loader import lit, q
 from dagster_project.score import LEAVES_TABLE, RISK_TABLE
 from dagster_project.settings import Settings
 
-if TYPE_CHECKING:  # scikit-learn is imported where a tree is trained (it is slow to import)
+if TYPE_CHECKING:  # imported where they are used (both are slow to import)
+    import pandas as pd
     from sklearn.tree import DecisionTreeClassifier
 
 FEATURES_TABLE = "intermediate.int_churn_features"

@@ -15,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 
 from dagster_project.score import VALUE_TABLE
-from dagster_project.score.btyd import BgNbd, GammaGamma
 from dagster_project.settings import Settings
 
 HORIZONS_DAYS = (30, 90, 365)
@@ -23,6 +22,8 @@ HORIZONS_DAYS = (30, 90, 365)
 
 def score_customer_value(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
     """Fit, score and write scores.customer_value; returns the parameters and counts."""
+    from dagster_project.score.btyd import BgNbd, GammaGamma  # SciPy: imported when it fits
+
     # customers with one history (x, t_x, T) share its BG/NBD predictions: the histories are
     # numbered here and each is computed once (a fifth as many as customers in a 2-year shop)
     facts = conn.execute(
