@@ -22,10 +22,11 @@ def run_dbt(
     as_of: str | None = None,
     check: bool = True,
     extra_vars: dict | None = None,
+    project: Path = DBT_PROJECT_DIR,
 ) -> str:
     """dbt <args> on settings' warehouse, with settings' vars (and extra_vars) as Dagster
-    passes them; fails the test with dbt's output when dbt fails (unless check is False:
-    then dbt's output is returned either way)."""
+    passes them, in project (the repo's dbt project unless given); fails the test with dbt's
+    output when dbt fails (unless check is False: then dbt's output is returned either way)."""
     command = [DBT, *args, "--target-path", str(settings.data_dir / "dbt" / "target")]
     command += ["--vars", json.dumps({**settings.dbt_vars, **(extra_vars or {})})]
     command += ["--log-path", str(settings.data_dir / "dbt" / "logs")]
@@ -35,7 +36,7 @@ def run_dbt(
         env[AS_OF_ENV] = as_of
     result = subprocess.run(
         command,
-        cwd=DBT_PROJECT_DIR,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,

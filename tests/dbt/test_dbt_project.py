@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from dagster_project.sample_shop.generator import ShopConfig
-from dagster_project.settings import default_values, load_settings
+from dagster_project.settings import DBT_PROJECT_DIR, default_values, load_settings
 from tests.dbt.helpers import empty_raw_tables, execute, load_shop, query, run_dbt
 
 SHOP = ShopConfig(customers=1500, days=240, seed=11)
@@ -251,3 +251,24 @@ def test_reactivations_are_counted_in_the_transition_mart(shop):
         """,
     )[0]
     assert mart == direct
+
+
+def test_a_renamed_column_of_a_model_python_reads_fails_the_build(tmp_path):
+    """customer_facts, customer_rfm, customer_lifecycle and int_churn_features have enforced
+    contracts: the build stops at the model, not later in a score or an export."""
+    settings = load_settings(tmp_path / "data")
+    empty_raw_tables(settings)
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    skip_tests = ["--exclude", "resource_type:test", "resource_type:unit_test"]
+    built = run_dbt(
+        settings, "build", "--empty", "--select", "+customer_rfm", *skip_tests, project=project
+    )
+    assert "Completed successfully" in built
+    model = project / "models" / "marts" / "customers" / "customer_rfm.sql"
+    model.write_text(
+        model.read_text().replace("groups.rfm_group,", "groups.rfm_group as rfm_segment,")
+    )
+    out = run_dbt(settings, "run", "--select", "customer_rfm", check=False, project=project)
+    assert "This model has an enforced contract that failed" in out
+    assert "rfm_group" in out and "rfm_segment" in out

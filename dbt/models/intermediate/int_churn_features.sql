@@ -359,8 +359,9 @@ final as (
         buyers.net_revenue_365d,
         {{ days_between('buyers.first_purchase_date', 'buyers.cutoff_date') }} as tenure_days,
         buyers.purchase_days_7d - buyers.purchase_days_prev_7d as purchase_days_trend_7d,
-        coalesce(visits.sessions_7d, 0) - coalesce(visits.sessions_prev_7d, 0) as sessions_trend_7d,
-        coalesce(visits.sessions_7d, 0) as sessions_7d,
+        cast(coalesce(visits.sessions_7d, 0) - coalesce(visits.sessions_prev_7d, 0) as {{ dbt.type_bigint() }})
+            as sessions_trend_7d,
+        cast(coalesce(visits.sessions_7d, 0) as {{ dbt.type_bigint() }}) as sessions_7d,
         {{ days_between('visits.last_session_date', 'buyers.cutoff_date') }} as days_since_last_session,
         buyers.deal_order_share,
         coalesce(profiles.profile_completeness, 0) as profile_completeness,
