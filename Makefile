@@ -48,6 +48,7 @@ test-fast: setup
 lint: setup lint-sql
 	$(BIN)/ruff check dagster_project tests
 	$(BIN)/ruff format --check dagster_project tests
+	$(BIN)/mypy
 
 ## lint-sql: SQLFluff on the dbt models (part of lint)
 lint-sql: setup

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from dagster_project.ingest.loader import one
 from dagster_project.sample_shop.generator import (
     ENTITY_NAMES,
     SCALES,
@@ -111,8 +112,7 @@ def _raw_rows(warehouse: Path) -> dict[str, int]:
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         return {
-            entity: conn.execute(f"select count(*) from raw.{entity}").fetchone()[0]
-            for entity in ENTITY_NAMES
+            entity: one(conn, f"select count(*) from raw.{entity}")[0] for entity in ENTITY_NAMES
         }
 
 
@@ -285,6 +285,7 @@ def run_benchmark(
             rows_before, cutoffs_before = rows_after, cutoffs_after
     shutil.rmtree(held)
     definitions_seconds = _definitions_load_seconds(data_dir)
+    assert generated is not None  # generated above, or the reused shop's summary
 
     return {
         "scale": scale,

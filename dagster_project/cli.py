@@ -268,7 +268,7 @@ def recent_runs(instance: object, settings: Settings, limit: int = 10) -> list[s
 
     from dagster_project.orchestration import failure_text
 
-    lines = []
+    lines: list[str] = []
     for record in instance.get_run_records(limit=limit * 5):  # type: ignore[attr-defined]
         run = record.dagster_run
         if run.job_name.startswith("__") or len(lines) == limit:  # one-off asset jobs
@@ -295,7 +295,7 @@ def status_report(settings: Settings) -> str:
     from dagster_project.demo import reconciliation_lines
     from dagster_project.ingest.assets import raw_key
     from dagster_project.ingest.contract import ENTITIES
-    from dagster_project.ingest.loader import unrecognised_files
+    from dagster_project.ingest.loader import one, unrecognised_files
     from dagster_project.resources import open_warehouse, table_exists
 
     lines = [f"Shop folder {settings.data_dir} (store time {settings.store_timezone})"]
@@ -303,9 +303,7 @@ def status_report(settings: Settings) -> str:
         try:
             with open_warehouse(settings, read_only=True) as conn:
                 if table_exists(conn, "intermediate.int_as_of_date"):
-                    (as_of,) = conn.execute(
-                        "select as_of_date from intermediate.int_as_of_date"
-                    ).fetchone()
+                    (as_of,) = one(conn, "select as_of_date from intermediate.int_as_of_date")
                     lines.append(f"Marts as of {as_of}.")
                 lines += reconciliation_lines(conn, settings)
         except Exception as error:  # a run holds the write lock: the rest still answers
@@ -350,8 +348,9 @@ def status_report(settings: Settings) -> str:
     )
     failed = []
     for check_key, record in sorted(checks.items(), key=lambda item: str(item[0])):
-        evaluation = record.event.dagster_event.event_specific_data if record.event else None
-        if evaluation is None or getattr(evaluation, "passed", True):
+        check_event = record.event.dagster_event if record.event else None
+        evaluation = check_event.event_specific_data if check_event else None
+        if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
             continue
         severity = evaluation.severity.value
         message = (evaluation.description or "failed").splitlines()[0]

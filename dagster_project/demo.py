@@ -13,7 +13,7 @@ from dagster_project.activate.assets import (
 )
 from dagster_project.cli import CommandError, ensure_dagster_home, landing_days
 from dagster_project.definitions import all_assets, all_checks
-from dagster_project.ingest.loader import RAW_SCHEMA
+from dagster_project.ingest.loader import RAW_SCHEMA, one
 from dagster_project.orchestration import (
     failure_log,
     progress_only,
@@ -169,7 +169,7 @@ def summary(settings: Settings) -> str:
             from {RAW_SCHEMA}.file_ledger where replaced_at is null group by 1 order by 1
             """
         ).fetchall()
-        (as_of,) = conn.execute("select as_of_date from intermediate.int_as_of_date").fetchone()
+        (as_of,) = one(conn, "select as_of_date from intermediate.int_as_of_date")
         stages = conn.execute(
             """
             select s.lifecycle_stage, s.name_zh, count(l.customer_id)

@@ -161,7 +161,7 @@ def report_run_failure(context: dg.RunFailureSensorContext) -> None:
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "job": context.dagster_run.job_name,
         "run_id": context.dagster_run.run_id,
-        "cause": causes or [context.failure_event.message],
+        "cause": causes or [context.failure_event.message or "the run failed"],
     }
     path = failure_log(load_settings())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,7 +204,9 @@ def say(line: str) -> None:
     print(line, file=_progress_to[0], flush=True)
 
 
-@dg.logger(description="One line per finished step (crm-mart run and the demo).")
+@dg.logger(
+    config_schema=None, description="One line per finished step (crm-mart run and the demo)."
+)
 def progress(init_context: dg.InitLoggerContext) -> logging.Logger:
     log = logging.Logger(f"crm-mart-progress-{init_context.run_id}", level=logging.DEBUG)
     log.addHandler(_StepProgress())

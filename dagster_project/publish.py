@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from dagster_project.ingest.loader import lit, q
+from dagster_project.ingest.loader import lit, one, q
 from dagster_project.resources import Warehouse
 from dagster_project.score.assets import score_assets
 from dagster_project.settings import MARTS_CATALOG, Settings
@@ -46,9 +46,7 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
         counts = [
             (
                 f"{schema}.{table}",
-                *conn.execute(
-                    f"select count(*) from bi_building.{q(schema)}.{q(table)}"
-                ).fetchone(),
+                *one(conn, f"select count(*) from bi_building.{q(schema)}.{q(table)}"),
             )
             for schema, table in tables
         ]

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from dagster_project.ingest.loader import lit, q
+from dagster_project.ingest.loader import lit, one, q
 from dagster_project.score import FORMER_TABLES
 from dagster_project.score import SCHEMA as SCORES
 from dagster_project.settings import MARTS_CATALOG, Settings, load_settings
@@ -37,7 +37,7 @@ def open_warehouse(settings: Settings, read_only: bool = False) -> duckdb.DuckDB
         return conn
     mode = " (read_only)" if read_only else ""
     conn.execute(f"attach {lit(str(settings.marts_path))} as {MARTS_CATALOG}{mode}")
-    (warehouse,) = conn.execute("select current_database()").fetchone()
+    (warehouse,) = one(conn, "select current_database()")
     if not read_only:
         conn.execute(f"create schema if not exists {MARTS_CATALOG}.marts")
         conn.execute(f"create schema if not exists {MARTS_CATALOG}.{SCORES}")

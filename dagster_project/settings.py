@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -46,7 +47,7 @@ class SettingsError(ValueError):
 
 def setting(default: Any, doc: str, section: str | None = None, **constraints: Any) -> Any:
     """A setting's default, its one-line documentation, and the section it opens in the docs."""
-    extra = {"section": section} if section else None
+    extra: dict[str, Any] | None = {"section": section} if section else None
     return Field(default, description=doc, json_schema_extra=extra, **constraints)
 
 
@@ -70,7 +71,7 @@ class RiskBand(_Strict):
     min_probability: float = Field(ge=0, le=1)
 
 
-def _increasing(name: str, values: list[float]) -> None:
+def _increasing(name: str, values: Sequence[float]) -> None:
     if any(b <= a for a, b in pairwise(values)):
         raise ValueError(f"{name} must be in increasing order, got {values}")
 
@@ -357,11 +358,15 @@ KEYS = frozenset(DBT_KEYS | PipelineSettings.model_fields.keys())
 RESERVED_ENV = frozenset({DATA_DIR_ENV, AS_OF_ENV})
 
 
+def _default_vars() -> dict[str, Any]:
+    return default_values()
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     # every setting, resolved through the layers, as plain values (what dbt receives)
-    vars: dict[str, Any] = field(default_factory=lambda: default_values())
+    vars: dict[str, Any] = field(default_factory=_default_vars)
 
     @property
     def dbt_vars(self) -> dict[str, Any]:

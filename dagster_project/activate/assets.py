@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_project.activate import export
 from dagster_project.activate.audience import as_of_date, select_audiences
 from dagster_project.activate.catalogue import Campaign
+from dagster_project.ingest.loader import one
 from dagster_project.resources import Warehouse
 from dagster_project.score.assets import RISK_KEY
 from dagster_project.transform.assets import model_key
@@ -147,7 +148,7 @@ def _contact_log_asset(
         with warehouse.connect() as conn:
             day = as_of_date(conn)
             sends = export.logged_sends(conn, day)
-            (total,) = conn.execute(f"select count(*) from {export.SCHEMA}.contact_log").fetchone()
+            (total,) = one(conn, f"select count(*) from {export.SCHEMA}.contact_log")
         mismatches = export.log_mismatches(settings, day, [c.id for c in campaigns], sends)
         yield dg.AssetCheckResult(
             check_name=LOG_CHECK_NAME,

@@ -8,12 +8,13 @@ Everything runs as SQL in the warehouse. For the as-of day D of the marts it wri
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from dagster_project.activate.catalogue import Campaign
-from dagster_project.ingest.loader import lit
+from dagster_project.ingest.loader import lit, one
 from dagster_project.resources import table_exists
 from dagster_project.score import RISK_TABLE
 from dagster_project.settings import Settings
@@ -73,7 +74,7 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
 
 def as_of_date(conn: duckdb.DuckDBPyConnection) -> date:
     """D of the customer marts the audiences are read from."""
-    (day,) = conn.execute("select max(as_of_date) from marts.customer_facts").fetchone()
+    (day,) = one(conn, "select max(as_of_date) from marts.customer_facts")
     if day is None:
         raise RuntimeError(
             "marts.customer_facts is empty: load data and build the dbt models before the "
@@ -126,7 +127,7 @@ def _store_day_end_utc(settings: Settings, day: date) -> datetime:
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def condition_sql(key: str, value: object, settings: Settings, day: date) -> str:
+def condition_sql(key: str, value: Any, settings: Settings, day: date) -> str:
     """One catalogue condition as a SQL predicate on the audience base `b`."""
     if isinstance(value, list):
         return f"b.{key} in ({', '.join(lit(v) for v in value)})"

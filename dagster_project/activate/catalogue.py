@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -89,11 +89,11 @@ def _seed_values(seed: str, column: str) -> tuple[str, ...]:
         return tuple(row[column] for row in csv.DictReader(f))
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -205,7 +205,7 @@ class _Checker:
                     f"{name!r} cannot leave in a customer_match file: "
                     "only email_sha256 and phone_sha256 may",
                 )
-            elif EXPORT_FIELDS[name] is not None and channel not in EXPORT_FIELDS[name]:
+            elif (allowed := EXPORT_FIELDS[name]) is not None and channel not in allowed:
                 self.fail(where, f"{name!r} is only for customer_match campaigns")
         contact = CONTACT_FIELD.get(channel)
         if contact and contact not in fields:
@@ -269,7 +269,11 @@ class _Checker:
         if missing or len(self.mistakes) > before or not isinstance(cid, str):
             return None
         return Campaign(
-            **{**entry, "fields": tuple(entry["fields"]), "control_share": float(share)}
+            **{
+                **entry,
+                "fields": tuple(entry["fields"]),
+                "control_share": float(entry["control_share"]),
+            }
         )
 
 

@@ -6,11 +6,18 @@ history costs Dagster the same bookkeeping as one day.
 """
 
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 
 from dagster_project.ingest.contract import ENTITIES, Entity
-from dagster_project.ingest.loader import RAW_SCHEMA, LoadReport, landing_days, load_partitions
+from dagster_project.ingest.loader import (
+    RAW_SCHEMA,
+    LoadReport,
+    landing_days,
+    load_partitions,
+    one,
+)
 from dagster_project.resources import Warehouse
 from dagster_project.settings import Settings
 
@@ -36,7 +43,7 @@ def raw_key(entity: str) -> dg.AssetKey:
     return dg.AssetKey([RAW_SCHEMA, entity])
 
 
-def _report_metadata(report: LoadReport, total_rows: int) -> dict[str, object]:
+def _report_metadata(report: LoadReport, total_rows: int) -> dict[str, Any]:
     reasons = "\n".join(
         f"| {reason} | {n:,} |" for reason, n in report.quarantine_reasons.most_common(15)
     )
@@ -75,7 +82,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         days = landing_days(settings, entity.name, load_through(config, settings))
         with warehouse.connect() as conn:
             report = load_partitions(conn, settings, entity, days)
-            total = conn.execute(f"select count(*) from {RAW_SCHEMA}.{entity.name}").fetchone()[0]
+            (total,) = one(conn, f"select count(*) from {RAW_SCHEMA}.{entity.name}")
         context.log.info(
             f"{entity.name}: {report.files_loaded} file(s) loaded ({report.days_text}), "
             f"{report.rows_loaded:,} rows loaded, {report.rows_quarantined:,} quarantined, "
@@ -89,7 +96,6 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
             )
         return dg.MaterializeResult(metadata=_report_metadata(report, total))
 
-    _raw.__name__ = f"raw_{entity.name}"
     return _raw
 
 

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -119,6 +120,14 @@ def q(identifier: str) -> str:
 def lit(value: str) -> str:
     """Quote a SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def one(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple:
+    """The row of a query that always returns one (a count, a max, current_database())."""
+    row = conn.execute(sql, params).fetchone() if params else conn.execute(sql).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from the query: {sql}")
+    return row
 
 
 # --- tables -----------------------------------------------------------------
@@ -668,9 +677,9 @@ def _load_batch(
     except Exception:
         conn.execute("rollback")
         raise
-    read, loaded = conn.execute(
-        "select count(*), count(*) filter (where __reasons = '') from __checked"
-    ).fetchone()
+    read, loaded = one(
+        conn, "select count(*), count(*) filter (where __reasons = '') from __checked"
+    )
     report.files_loaded += len(files)
     report.days_loaded.update(f.partition_date for f in files)
     report.rows_read += read

@@ -90,7 +90,6 @@ def _raw_check(entity: Entity, suite: str) -> dg.AssetChecksDefinition:
             "{rows_validated:,} new row(s) and every file of the ledger pass",
         )
 
-    _check.__name__ = f"raw_{entity.name}_{suite}_expectations"
     return _check
 
 
@@ -122,7 +121,6 @@ def _landing_check(entity: Entity) -> dg.AssetChecksDefinition:
             metadata={"unrecognised_files": len(found)},
         )
 
-    _check.__name__ = f"raw_{entity.name}_landing_files_recognised"
     return _check
 
 
@@ -151,7 +149,6 @@ def _mart_check(suite: MartSuite) -> dg.AssetChecksDefinition:
             "every expectation holds",
         )
 
-    _check.__name__ = f"{suite.table.replace('.', '_')}_expectations"
     return _check
 
 

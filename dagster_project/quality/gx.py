@@ -80,6 +80,15 @@ def _examples(result: dict[str, Any]) -> list[Any]:
     return [str(v) for v in result.get("partial_unexpected_list", [])[:3]]
 
 
+def _config(result: Any) -> Any:
+    """The expectation a validation result is of (great-expectations types it as optional)."""
+    if result.expectation_config is None:
+        raise RuntimeError(
+            f"great-expectations returned a result without its expectation: {result}"
+        )
+    return result.expectation_config
+
+
 def validate_frame(
     frame: pd.DataFrame,
     suite_name: str,
@@ -106,8 +115,8 @@ def validate_frame(
     ).validate_expectation_suite(suite)
     results = [
         {
-            "expectation": r.expectation_config.type,
-            "column": _column_of(r.expectation_config.kwargs),
+            "expectation": _config(r).type,
+            "column": _column_of(_config(r).kwargs),
             "success": bool(r.success),
             "unexpected_count": r.result.get("unexpected_count"),
             "examples": _examples(r.result),

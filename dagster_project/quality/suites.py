@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from dagster_project.ingest.contract import CREDIT_NOTE_HINT, CURRENCY, ENUM, TIMESTAMP, Entity
-from dagster_project.ingest.loader import RAW_SCHEMA, ensure_tables, lit, q
+from dagster_project.ingest.loader import RAW_SCHEMA, ensure_tables, lit, one, q
 from dagster_project.quality.gx import Outcome, validate_chunks, validate_frame
 from dagster_project.resources import table_exists
 from dagster_project.settings import Settings
@@ -255,9 +255,7 @@ def validate_conflicts(conn: duckdb.DuckDBPyConnection, entity: Entity, since: d
     table = f"{RAW_SCHEMA}.{entity.name}"
     # only keys with more than one row can conflict: find those first, then compare the
     # content of just those (hashing every row of a first load took 40 s for 61M events)
-    (first_load,) = conn.execute(
-        f"select coalesce(min(_loaded_at) > ?, true) from {table}", [since]
-    ).fetchone()
+    (first_load,) = one(conn, f"select coalesce(min(_loaded_at) > ?, true) from {table}", [since])
     touched = (
         ""
         if first_load
@@ -428,10 +426,10 @@ def validate_mart(
     ensure_quality_tables(conn)
     if not table_exists(conn, suite.table):
         return Outcome(success=True, results=[]), {"note": f"{suite.table} is not built yet"}
-    (rows,) = conn.execute(f"select count(*) from {suite.table}").fetchone()
+    (rows,) = one(conn, f"select count(*) from {suite.table}")
     as_of = None
     if table_exists(conn, AS_OF_TABLE):
-        (as_of,) = conn.execute(f"select max(as_of_date) from {AS_OF_TABLE}").fetchone()
+        (as_of,) = one(conn, f"select max(as_of_date) from {AS_OF_TABLE}")
     previous = conn.execute(
         f"select row_count, as_of_date from {SCHEMA}.row_counts where table_name = ?",
         [suite.table],

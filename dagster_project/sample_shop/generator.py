@@ -34,7 +34,7 @@ from dagster_project.ingest.contract import (
     ORDER_STATUSES,
     PROMOTION_TYPES,
 )
-from dagster_project.ingest.loader import lit
+from dagster_project.ingest.loader import lit, one
 from dagster_project.settings import load_settings
 
 # the summary generate() writes next to the landing files: what shop is there, how it was made
@@ -801,7 +801,7 @@ def refuse_foreign_files(landing: Path) -> None:
         )
 
 
-def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
+def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, Any]:
     """Write the sample shop into data_dir's landing zone, replacing an earlier sample shop
     there. Raises LandingInUse, and changes nothing, when the landing zone holds any file the
     generator did not write."""
@@ -864,7 +864,7 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, object]:
                 f"copy ({body}) to '{(landing / name).as_posix()}' (format {fmt}, "
                 "partition_by (dt), filename_pattern 'part_{i}', overwrite_or_ignore true)"
             )
-            counts[name] = con.execute("select count(*) from src").fetchone()[0]
+            (counts[name],) = one(con, "select count(*) from src")
     finally:
         con.close()
     shutil.rmtree(staging, ignore_errors=True)

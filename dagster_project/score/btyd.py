@@ -73,10 +73,10 @@ class BgNbd:
         # customers with the same history share one likelihood term: in whole days, half of
         # a large sample are repeats, and each evaluation is then half as long
         (x, t_x, T), weights = np.unique(np.stack([x, t_x, T]), axis=1, return_counts=True)
-        x, t_x, T = Levels.of(x), Levels.of(t_x / scale), Levels.of(T / scale)
+        lx, lt_x, lT = Levels.of(x), Levels.of(t_x / scale), Levels.of(T / scale)
 
         def loss(log_params: np.ndarray) -> float:
-            return -cls._log_likelihood(np.exp(log_params), x, t_x, T, weights) / n
+            return -cls._log_likelihood(np.exp(log_params), lx, lt_x, lT, weights) / n
 
         result = minimize(
             loss,
