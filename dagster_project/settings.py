@@ -314,7 +314,10 @@ class PipelineSettings(_Strict):
         ge=0, le=1,
     )  # fmt: skip
     freshness_max_days: int = setting(
-        2, "Marts as of a day more than this many days before today: WARN.", ge=0
+        2,
+        "The newest landing day loaded of an entity every shop delivers more than this many "
+        "days before today: WARN (Dagster's freshness check on its raw asset).",
+        ge=0,
     )
     daily_schedule_time: str = setting(
         "06:00", "The daily run (store time): the files up to yesterday, then everything else.",

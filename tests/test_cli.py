@@ -129,11 +129,11 @@ def test_two_shops_from_one_checkout_each_cut_days_at_their_own_midnight(tmp_pat
     assert orders.endswith("(days 2024-11-03 to 2024-11-05), 0 file(s) waiting, 1 quarantined")
     (lifecycle,) = [line for line in lines if line.startswith("  marts/customer_lifecycle ")]
     assert "never built" not in lifecycle
-    # November 2024 is long before today: the freshness check warns, with its message
-    assert "Failed checks (latest result of each): 1" in lines
-    assert any(
-        line.startswith("  WARN  marts/customer_lifecycle data_is_fresh: ") for line in lines
-    )
+    # November 2024 is long before today: the freshness check of each of the five entities
+    # every shop delivers warns, with its message
+    assert "Failed checks (latest result of each): 5" in lines
+    for entity in ("customers", "orders", "order_items", "sessions", "events"):
+        assert any(line.startswith(f"  WARN  raw/{entity} freshness_check: ") for line in lines)
     # a new file shows as waiting until the next run loads it
     late = london / "landing" / "orders" / "dt=2024-11-06" / "late.csv"
     late.parent.mkdir()

@@ -5,10 +5,12 @@ number of days, and records one materialization per entity. No daily partitions:
 history costs Dagster the same bookkeeping as one day.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
+import duckdb
 
 from dagster_project.ingest.contract import ENTITIES, Entity
 from dagster_project.ingest.loader import (
@@ -39,8 +41,30 @@ def load_run_config(through: date | None) -> dict:
     return {"ops": {f"raw__{entity}": config for entity in ENTITIES}}
 
 
+LAST_UPDATED = "dagster/last_updated_timestamp"  # the data time of a materialization
+
+
 def raw_key(entity: str) -> dg.AssetKey:
     return dg.AssetKey([RAW_SCHEMA, entity])
+
+
+def newest_data_time(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: str
+) -> float | None:
+    """The end (store time) of the newest landing day loaded for the entity: the data time
+    Dagster's freshness checks read (metadata dagster/last_updated_timestamp)."""
+    (day,) = one(
+        conn,
+        f"select max(partition_date) from {RAW_SCHEMA}.file_ledger "
+        "where entity = ? and status = 'loaded'",
+        [entity],
+    )
+    if day is None:
+        return None
+    next_day = datetime.combine(
+        day + timedelta(days=1), time.min, ZoneInfo(settings.store_timezone)
+    )
+    return next_day.timestamp()
 
 
 def _report_metadata(report: LoadReport, total_rows: int) -> dict[str, Any]:
@@ -83,6 +107,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         with warehouse.connect() as conn:
             report = load_partitions(conn, settings, entity, days)
             (total,) = one(conn, f"select count(*) from {RAW_SCHEMA}.{entity.name}")
+            data_time = newest_data_time(conn, settings, entity.name)
         context.log.info(
             f"{entity.name}: {report.files_loaded} file(s) loaded ({report.days_text}), "
             f"{report.rows_loaded:,} rows loaded, {report.rows_quarantined:,} quarantined, "
@@ -94,7 +119,10 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 metadata=_report_metadata(report, total),
                 allow_retries=False,  # a broken file stays broken: retrying cannot help
             )
-        return dg.MaterializeResult(metadata=_report_metadata(report, total))
+        metadata = _report_metadata(report, total)
+        if data_time is not None:
+            metadata[LAST_UPDATED] = dg.MetadataValue.timestamp(data_time)
+        return dg.MaterializeResult(metadata=metadata)
 
     return _raw
 

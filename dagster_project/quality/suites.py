@@ -475,17 +475,3 @@ def validate_mart(
         "min_rows_accepted": floor,
     }
     return outcome, facts
-
-
-def validate_freshness(
-    conn: duckdb.DuckDBPyConnection, settings: Settings
-) -> tuple[Outcome, dict[str, Any]]:
-    """WARN: the day the marts are as of is at most `freshness_max_days` before today."""
-    today = settings.store_today()
-    days = int(settings.vars["freshness_max_days"])
-    oldest_ok = datetime.combine(today - timedelta(days=days), datetime.min.time())
-    frame = conn.execute(
-        "select cast(max(as_of_date) as timestamp) as newest_data_day from marts.customer_lifecycle"
-    ).df()
-    outcome = validate_frame(frame, "freshness", [_between("newest_data_day", oldest_ok, None)])
-    return outcome, {"today_in_store_time": today, "oldest_day_accepted": oldest_ok.date()}

@@ -1,12 +1,13 @@
 """The raw assets through Dagster: what a run loads, metadata, their checks, failures."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from dagster_project.definitions import defs
 from dagster_project.ingest.assets import raw_assets
-from dagster_project.quality.checks import raw_checks
+from dagster_project.quality.checks import freshness_checks, raw_checks
 from dagster_project.resources import Warehouse
 from dagster_project.settings import load_settings
 
@@ -114,3 +115,34 @@ def test_the_bookkeeping_of_a_run_does_not_grow_with_the_days_it_loads(tmp_path)
         assert materialization.metadata["rows_loaded"].value == days
         counts[days] = len(result.all_events)
     assert counts[60] == counts[5]
+
+
+def test_the_freshness_check_reads_the_newest_landing_day_loaded(settings, land):
+    """Dagster's freshness check on raw/orders: its data time is the end (store time) of the
+    newest landing day loaded, at most freshness_max_days (2) before now."""
+    tz = ZoneInfo(settings.store_timezone)
+    today = datetime.now(tz).date()
+    orders = dg.AssetKey(["raw", "orders"])
+
+    def load_day(day: date) -> tuple[float, bool]:
+        land("orders", day.isoformat(), "a.csv", HEADER + ROW.format(n=day.day, d=1))
+        result = dg.materialize(
+            [*raw_assets, *freshness_checks],
+            selection=dg.AssetSelection.assets(orders),
+            resources={"warehouse": Warehouse(data_dir=str(settings.data_dir))},
+            instance=instance,
+        )
+        (materialization,) = result.asset_materializations_for_node("raw__orders")
+        (check,) = result.get_asset_check_evaluations()
+        assert (check.asset_key, check.check_name) == (orders, "freshness_check")
+        assert check.severity == dg.AssetCheckSeverity.WARN
+        return materialization.metadata["dagster/last_updated_timestamp"].value, check.passed
+
+    with dg.instance_for_test() as instance:
+        # files of three days ago: their day ended two days ago at midnight, store time
+        data_time, fresh = load_day(today - timedelta(days=3))
+        assert data_time == datetime.combine(today - timedelta(days=2), time.min, tz).timestamp()
+        assert not fresh
+        data_time, fresh = load_day(today - timedelta(days=1))  # yesterday's files arrive
+        assert data_time == datetime.combine(today, time.min, tz).timestamp()
+        assert fresh

@@ -1,6 +1,6 @@
 """The great-expectations suites on small hand-built raw files and marts."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
@@ -10,7 +10,6 @@ from dagster_project.quality.suites import (
     CONTRACT,
     MART_SUITES,
     PLAUSIBILITY,
-    validate_freshness,
     validate_mart,
     validate_raw,
 )
@@ -201,19 +200,3 @@ def test_a_rebuild_as_of_an_earlier_day_is_not_held_to_the_newest_days_row_count
     conn.execute("update intermediate.int_as_of_date set as_of_date = date '2026-11-21'")
     outcome, facts = validate_mart(conn, settings, suite)  # the next day, still 2 rows
     assert not outcome.success and facts["min_rows_accepted"] == 5  # against the 20th's 10
-
-
-@pytest.mark.parametrize(("days_old", "fresh"), [(0, True), (2, True), (3, False)])
-def test_freshness_warns_when_the_newest_data_is_older_than_two_days(
-    conn, settings, days_old, fresh
-):
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    today = datetime.now(ZoneInfo(settings.store_timezone)).date()
-    conn.execute(
-        "create table marts.customer_lifecycle as select ?::date as as_of_date",
-        [today - timedelta(days=days_old)],
-    )
-    outcome, facts = validate_freshness(conn, settings)
-    assert outcome.success is fresh and facts["today_in_store_time"] == today

@@ -79,7 +79,7 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     # the shop's 1% bad rows and its old dates only warn: ERROR checks all pass
     assert {(c.check_name, c.severity) for c in failed} <= {
         ("plausibility_expectations", dg.AssetCheckSeverity.WARN),
-        ("data_is_fresh", dg.AssetCheckSeverity.WARN),
+        ("freshness_check", dg.AssetCheckSeverity.WARN),
     }
     text = summary(settings)
     assert f"Customers per lifecycle stage on {shop.end}" in text  # D: the last day with data
