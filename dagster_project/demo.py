@@ -281,6 +281,8 @@ def summary(settings: Settings) -> str:
         "             customer_facts, customer_rfm, customer_lifecycle,",
         "             customer_stage_history, customer_stage_transitions, kpi_*,",
         "             reconciliation_monthly, campaign_evaluation",
+        "Scores:      schema scores of the same file: customer_value, customer_churn_risk,",
+        "             churn_tree_leaves",
         f"Exports:     {settings.exports_dir}/<campaign>/<day>/ (audience.csv, manifest.json)",
         "Contacts:    table activate.contact_log (treatment and control members of every send)",
         f"Quarantine:  table {RAW_SCHEMA}.quarantine (reason, file, row, payload of every bad row)",
