@@ -11,6 +11,7 @@ from dagster_project.activate.assets import (
     CAMPAIGN_ASSETS,
     CAMPAIGN_DAY_SELECTION,
 )
+from dagster_project.activate.audience import funnel_text
 from dagster_project.cli import CommandError, ensure_dagster_home, landing_days
 from dagster_project.definitions import all_assets, all_checks
 from dagster_project.ingest.loader import RAW_SCHEMA, one
@@ -198,7 +199,8 @@ def summary(settings: Settings) -> str:
         ).fetchall()
         campaigns = conn.execute(
             """
-            select campaign_id, channel, is_due, treatment, control
+            select campaign_id, channel, is_due, qualified, consented, after_cooldown,
+                within_caps, selected, treatment, control
             from activate.campaign_funnel
             where send_date = (select max(send_date) from activate.campaign_funnel)
             order by channel, campaign_id
@@ -250,13 +252,15 @@ def summary(settings: Settings) -> str:
     if not risk:
         lines.append("  no churn model: the history is shorter than twice churn_label_days")
     lines += ["", f"Campaigns of {as_of} (treatment customers in the file, control held out):"]
-    for cid, channel, due, treatment, control in campaigns:
+    for cid, channel, due, *counts in campaigns:
+        treatment, control = counts[-2:]
         where = settings.exports_dir / cid / str(as_of) / "audience.csv"
-        shown = (
-            f"{treatment:>7,} to send {control:>6,} control  {where}"
-            if due
-            else "   not due today (weekly)"
-        )
+        if not due:
+            shown = "   not due today (weekly)"
+        elif treatment == 0:  # an empty file: where the funnel lost them
+            shown = f"      0 to send: {funnel_text(counts)}"
+        else:
+            shown = f"{treatment:>7,} to send {control:>6,} control  {where}"
         lines.append(f"  {cid:<27} {channel:<15}{shown}")
     if evaluation:
         lines += [

@@ -12,7 +12,12 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.activate import export
-from dagster_project.activate.audience import as_of_date, select_audiences
+from dagster_project.activate.audience import (
+    as_of_date,
+    emptied_by_consent,
+    funnel_text,
+    select_audiences,
+)
 from dagster_project.activate.catalogue import Campaign
 from dagster_project.ingest.loader import one
 from dagster_project.resources import Warehouse
@@ -23,6 +28,7 @@ GROUP = "campaigns"
 AUDIENCE_KEY = dg.AssetKey(["activate", "campaign_audience"])
 CONTACT_LOG_KEY = dg.AssetKey(["activate", "contact_log"])
 LOG_CHECK_NAME = "contact_log_matches_files"
+CONSENT_CHECK_NAME = "qualified_customers_have_consent"
 CHECK_NAME = "audience_passes_checks"
 # the Python campaign assets (the dbt model campaign_evaluation shares their UI group)
 CAMPAIGN_ASSETS = dg.AssetSelection.assets(
@@ -91,21 +97,37 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
         + [RISK_KEY],  # the churn_risk condition
         description=(
             "Members (treatment and control) of every campaign due on the marts' day D, after "
-            "consent, cooldown, frequency caps and priorities; and the funnel of each rule."
+            "consent, cooldown, frequency caps and priorities; and the funnel of each rule. "
+            "It reads the contact log of the days before D for cooldowns and caps (an edge the "
+            "graph cannot draw: D's sends are logged after this asset)."
         ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                CONSENT_CHECK_NAME,
+                asset=AUDIENCE_KEY,
+                description="WARN when a due campaign's qualified customers all lack consent for "
+                "its channel (its file would be empty), with the funnel's counts.",
+            )
+        ],
     )
-    def campaign_audience(
-        context: dg.AssetExecutionContext, warehouse: Warehouse
-    ) -> dg.MaterializeResult:
+    def campaign_audience(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
         settings = warehouse.get_settings()
         with warehouse.connect() as conn:
             day, funnel = select_audiences(conn, settings, campaigns)
-        for _, cid, _, due, qualified, *_, treatment, control in funnel:
+        for _, cid, _, due, *counts in funnel:
             if due:
-                context.log.info(
-                    f"{cid}: {qualified:,} qualify, {treatment:,} treatment, {control:,} control"
-                )
-        return dg.MaterializeResult(
+                context.log.info(f"{cid}: {funnel_text(counts)}")
+        no_consent = emptied_by_consent(funnel)
+        for line in no_consent:
+            context.log.warning(line)
+        yield dg.AssetCheckResult(
+            check_name=CONSENT_CHECK_NAME,
+            passed=not no_consent,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="\n".join(no_consent) or "every due campaign has customers with consent",
+            metadata={"send_date": str(day), "campaigns_without_consent": len(no_consent)},
+        )
+        yield dg.MaterializeResult(
             metadata={
                 "send_date": str(day),
                 "funnel": dg.MetadataValue.md(_funnel_table(funnel)),

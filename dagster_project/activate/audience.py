@@ -72,6 +72,29 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# the funnel's counts after each rule, in order (activate.campaign_funnel, from `qualified`)
+FUNNEL_STEPS = (
+    "qualified", "with consent", "after cooldown", "within caps", "selected", "treatment",
+    "control",
+)  # fmt: skip
+
+
+def funnel_text(counts: tuple | list) -> str:
+    """The counts of a campaign's funnel row after is_due, in words: '53 qualified, 0 with
+    consent, ...'."""
+    return ", ".join(f"{n:,} {step}" for step, n in zip(FUNNEL_STEPS, counts, strict=True))
+
+
+def emptied_by_consent(funnel: list[tuple]) -> list[str]:
+    """The due campaigns whose qualified customers all lacked consent for the channel, each
+    with its funnel in words."""
+    return [
+        f"{cid} ({channel}): {funnel_text(counts)}: nobody qualified has consent for {channel}"
+        for _, cid, channel, due, *counts in funnel
+        if due and counts[0] > 0 and counts[1] == 0
+    ]
+
+
 def as_of_date(conn: duckdb.DuckDBPyConnection) -> date:
     """D of the customer marts the audiences are read from."""
     (day,) = one(conn, "select max(as_of_date) from marts.customer_facts")

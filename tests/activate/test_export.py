@@ -148,7 +148,11 @@ def test_the_dagster_assets_publish_each_campaign_and_a_failed_check_publishes_n
     assert not result.success
     evaluations = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]  # fmt: skip
     checks = {f"{c.check_name}:{c.asset_key.path[-1]}": c.passed for c in evaluations}
-    assert checks == {"audience_passes_checks:good": True, "audience_passes_checks:bad": False}
+    assert checks == {
+        "audience_passes_checks:good": True,
+        "audience_passes_checks:bad": False,
+        "qualified_customers_have_consent:campaign_audience": True,
+    }
     assert (settings.exports_dir / "good" / D.isoformat() / "audience.csv").exists()
     assert not (settings.exports_dir / "bad").exists()
     failure = next(e for e in result.all_events if e.is_step_failure)
@@ -208,3 +212,36 @@ def test_the_contact_log_asset_counts_the_days_sends_and_checks_them_against_the
     assert materialization.metadata["contacts"].value == 40  # 39 of c's and the ghost's
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "contact_log_matches_files" and not check.passed
+
+
+def test_a_campaign_emptied_by_missing_consent_warns_with_its_funnel(conn, settings):
+    # three customers qualify for the email campaign, none may be emailed
+    build_marts(
+        conn,
+        [
+            customer("a", is_reachable_by_email=False),
+            customer("b", is_reachable_by_email=False),
+            customer("c", is_reachable_by_email=False),
+        ],
+        D,
+    )
+    conn.close()
+    result = materialize(settings, [campaign("mail")])
+    assert result.success  # an empty file is published: a WARN, not a failure
+    check = next(
+        c for c in result.get_asset_check_evaluations()
+        if c.check_name == "qualified_customers_have_consent"
+    )  # fmt: skip
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description == (
+        "mail (email): 3 qualified, 0 with consent, 0 after cooldown, 0 within caps, "
+        "0 selected, 0 treatment, 0 control: nobody qualified has consent for email"
+    )
+    with open_warehouse(settings) as reopened:
+        build_marts(reopened, [customer("a"), customer("b", is_reachable_by_email=False)], D)
+    result = materialize(settings, [campaign("mail")])
+    check = next(
+        c for c in result.get_asset_check_evaluations()
+        if c.check_name == "qualified_customers_have_consent"
+    )  # fmt: skip
+    assert check.passed
