@@ -30,7 +30,7 @@ from dagster_project.sample_shop.generator import (
     generate,
     generated_summary,
 )
-from dagster_project.score.churn import RISK_TABLE
+from dagster_project.score import FITS_TABLE, RISK_TABLE
 from dagster_project.settings import Settings
 from dagster_project.transform.assets import crm_dbt_evaluation, dbt_resource
 
@@ -227,6 +227,9 @@ def summary(settings: Settings) -> str:
             else []
         )
         (clv,) = conn.execute("select sum(predicted_clv) from scores.customer_value").fetchall()
+        fallbacks = conn.execute(
+            f"select model, fallback from {FITS_TABLE} where not fitted order by model"
+        ).fetchall()
         revenue = reconciliation_lines(conn, settings)
     lines = ["", "Raw ingestion (rows loaded / quarantined per entity):"]
     for entity, files, dups, loaded, quarantined in ledger:
@@ -248,7 +251,9 @@ def summary(settings: Settings) -> str:
         f"  churn risk {band:<8} {n:>8,} buyers, mean probability {p:.0%}" for band, n, p in risk
     ]
     horizon = settings.vars["clv_horizon_days"]
-    lines.append(f"  predicted CLV of all customers over {horizon} days: {clv[0]:,.0f}")
+    if clv[0] is not None:
+        lines.append(f"  predicted CLV of all customers over {horizon} days: {clv[0]:,.0f}")
+    lines += [f"  {model} not fitted, fallback: {note}" for model, note in fallbacks]
     if not risk:
         lines.append("  no churn model: the history is shorter than twice churn_label_days")
     lines += ["", f"Campaigns of {as_of} (treatment customers in the file, control held out):"]
@@ -258,7 +263,7 @@ def summary(settings: Settings) -> str:
         if not due:
             shown = "   not due today (weekly)"
         elif treatment == 0:  # an empty file: where the funnel lost them
-            shown = f"      0 to send: {funnel_text(counts)}"
+            shown = f"      0 to send ({funnel_text(counts)})  {where}"
         else:
             shown = f"{treatment:>7,} to send {control:>6,} control  {where}"
         lines.append(f"  {cid:<27} {channel:<15}{shown}")

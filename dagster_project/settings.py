@@ -272,6 +272,14 @@ class PipelineSettings(_Strict):
     btyd_fit_sample: int = setting(
         200_000, "BG/NBD and Gamma-Gamma are fitted on at most this many buyers.", gt=0
     )
+    btyd_min_buyers: int = setting(
+        20, "Fewer buyers (BG/NBD) or repeat buyers (Gamma-Gamma) than this: the model is not "
+        "fitted and its documented fallback is used.", ge=1,
+    )  # fmt: skip
+    btyd_parameter_bounds: list[float] = setting(
+        [0.0001, 10000.0], "A fitted BG/NBD or Gamma-Gamma parameter outside these bounds (in "
+        "the fit's units) is at the edge of its range: the model falls back.",
+    )  # fmt: skip
     churn_tree_max_depth: int = setting(6, "Depth of the churn decision tree.", ge=1)
     churn_tree_min_leaf_share: float = setting(
         0.005, "A leaf of the churn tree holds at least this share of the training buyers ...",
@@ -349,6 +357,10 @@ class PipelineSettings(_Strict):
         if not probabilities or probabilities[-1] != 0:
             raise ValueError("churn_risk_bands: the last band must start at min_probability 0")
         _increasing("churn_risk_bands' min_probability (read from the last)", probabilities[::-1])
+        bounds = self.btyd_parameter_bounds
+        if len(bounds) != 2 or bounds[0] <= 0:
+            raise ValueError(f"btyd_parameter_bounds needs two values above 0, got {bounds}")
+        _increasing("btyd_parameter_bounds", bounds)
         earliest = self.earliest_plausible_date
         if earliest is not None and earliest > self.first_partition_date:
             raise ValueError("earliest_plausible_date must not be after first_partition_date")

@@ -253,3 +253,28 @@ def test_the_marts_live_in_their_own_file_and_an_older_warehouses_marts_schema_g
         assert "marts" not in schemas
     with duckdb.connect(str(settings.marts_path), read_only=True) as conn:
         assert conn.execute("select * from marts.marts.customer_facts").fetchall() == [("built",)]
+
+
+def test_a_shops_first_day_builds_every_asset_and_publishes_bi(tmp_path, monkeypatch):
+    """One day of data: buyers, none of them a repeat buyer yet. The CLV models fall back,
+    the churn tree waits for history, and every other asset is built and published."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    shop = ShopConfig(customers=300, days=1)
+    generate(shop, data)
+    with dg.instance_for_test() as instance:
+        result = run([shop.end], instance)
+        assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+        built = materialized(result)
+        assert {"scores/customer_value", "activate/contact_log", "bi/marts"} <= built
+    with open_warehouse(load_settings(data), read_only=True) as conn:
+        (repeat,) = conn.execute(
+            "select count(*) from marts.customer_facts where purchase_days > 1"
+        ).fetchone()
+        (buyers,) = conn.execute(
+            "select count(*) from marts.customer_facts where purchase_days > 0"
+        ).fetchone()
+        fits = dict(conn.execute("select model, fitted from scores.model_fits").fetchall())
+    assert repeat == 0 and buyers > 0
+    assert fits == {"bg_nbd": False, "gamma_gamma": False}
+    assert published_path(load_settings(data)).exists()

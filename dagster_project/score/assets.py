@@ -28,10 +28,15 @@ def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     with warehouse.connect() as conn:
         fitted = score_customer_value(conn, warehouse.get_settings())
     context.log.info(f"CLV models fitted on {fitted['fitted_on']:,} buyers: {fitted}")
+    for note in fitted["fallbacks"]:
+        context.log.warning(f"Fallback: {note}")
     return dg.MaterializeResult(
         metadata={
-            "bg_nbd (days)": dg.MetadataValue.json(fitted["bg_nbd"]),
-            "gamma_gamma": dg.MetadataValue.json(fitted["gamma_gamma"]),
+            "bg_nbd (days)": dg.MetadataValue.json(fitted["bg_nbd"] or "not fitted"),
+            "gamma_gamma": dg.MetadataValue.json(fitted["gamma_gamma"] or "not fitted"),
+            "fallbacks": dg.MetadataValue.md(
+                "\n".join(f"- {note}" for note in fitted["fallbacks"]) or "none"
+            ),
             "buyers": fitted["buyers"],
             "fitted_on": fitted["fitted_on"],
             "horizon_days": fitted["horizon_days"],

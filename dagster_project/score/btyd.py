@@ -16,6 +16,29 @@ from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
 
 
+class FitFailed(ValueError):
+    """A model this data cannot fit (too few buyers, no convergence, parameters at the edge
+    of their range): the reason, for the fallback's message."""
+
+
+def _checked(
+    model: str, names: tuple[str, ...], params: np.ndarray, result, bounds: tuple[float, float]
+) -> None:
+    """Raise FitFailed unless the first search converged and every parameter (in the fit's
+    own units) is finite and within bounds."""
+    if result.status != 0:
+        raise FitFailed(f"{model} did not converge ({result.message})")
+    if not np.all(np.isfinite(params)):
+        raise FitFailed(f"{model} gave parameters that are not numbers")
+    low, high = bounds
+    edge = [f"{n} = {v:.3g}" for n, v in zip(names, params, strict=True) if not low <= v <= high]
+    if edge:
+        raise FitFailed(
+            f"{model} put parameters at the edge of their range ({', '.join(edge)}; "
+            f"btyd_parameter_bounds is {low:g} to {high:g})"
+        )
+
+
 @dataclass(frozen=True)
 class Levels:
     """An array as its distinct values and where each element's value is. The likelihoods
@@ -66,7 +89,13 @@ class BgNbd:
         return float(np.sum(weights * (constant + in_x + np.logaddexp(a3, a4))))
 
     @classmethod
-    def fit(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:
+    def fit(
+        cls,
+        x: np.ndarray,
+        t_x: np.ndarray,
+        T: np.ndarray,
+        bounds: tuple[float, float] = (0, np.inf),
+    ) -> BgNbd:
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         n = len(x)
         scale = float(np.mean(T)) or 1.0  # fit in units where T is about 1: better conditioned
@@ -84,7 +113,9 @@ class BgNbd:
             method="Nelder-Mead",
             options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 40_000},
         )
+        searched = result
         result = minimize(loss, result.x, method="L-BFGS-B")
+        _checked("BG/NBD", ("r", "alpha", "a", "b"), np.exp(result.x), searched, bounds)
         r, alpha, a, b = np.exp(result.x)
         return cls(r=float(r), alpha=float(alpha) * scale, a=float(a), b=float(b))
 
@@ -148,11 +179,15 @@ class GammaGamma:
         )
 
     @classmethod
-    def fit(cls, x: np.ndarray, m_x: np.ndarray) -> GammaGamma:
+    def fit(
+        cls, x: np.ndarray, m_x: np.ndarray, bounds: tuple[float, float] = (0, np.inf)
+    ) -> GammaGamma:
         """Fit on customers with x > 0 repeat purchases and a positive mean spend m_x."""
         x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
         keep = (x > 0) & (m_x > 0)
         x, m_x = x[keep], m_x[keep]
+        if not len(x):
+            raise FitFailed("Gamma-Gamma has no repeat buyer with a positive spend to learn from")
         levels, log_m_x, spend = Levels.of(x), np.log(m_x), x * m_x
 
         def loss(log_params: np.ndarray) -> float:
@@ -164,8 +199,15 @@ class GammaGamma:
             method="Nelder-Mead",
             options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000},
         )
+        searched = result
         result = minimize(loss, result.x, method="L-BFGS-B")
         p, q, g = np.exp(result.x)
+        # gamma in units of the mean spend: the bounds then mean the same in any currency
+        _checked(
+            "Gamma-Gamma", ("p", "q", "gamma"), np.array([p, q, g / np.mean(m_x)]), searched, bounds
+        )
+        if q <= 1:
+            raise FitFailed(f"Gamma-Gamma gave q = {q:.3g}, at most 1: no finite mean spend")
         return cls(p=float(p), q=float(q), gamma=float(g))
 
     def expected_spend(self, x, m_x) -> np.ndarray:

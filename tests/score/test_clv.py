@@ -1,5 +1,7 @@
 """Predicted CLV on the sample shop: non-negative, zero without a purchase, heavy buyers first."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,54 @@ def test_each_buyer_gets_the_predictions_of_their_own_history(shop):
     assert np.allclose(buyers["probability_alive"], bg.probability_alive(*history))
     assert np.allclose(buyers["expected_purchases_90d"], bg.expected_purchases(90, *history))
     assert buyers["expected_purchases_90d"].nunique() > 100  # the shop's histories differ
+
+
+def test_a_fit_forced_to_fail_falls_back_and_says_why(shop_warehouse):
+    # bounds no fitted parameter can meet: both models fall back
+    settings = replace(
+        shop_warehouse,
+        vars={**shop_warehouse.vars, "btyd_parameter_bounds": [1000.0, 10000.0]},
+    )
+    try:
+        with open_warehouse(settings) as conn:
+            fitted = score_customer_value(conn, settings)
+            buyers = conn.execute(
+                "select sum(net_revenue) / sum(orders) from marts.customer_facts where orders > 0"
+            ).fetchone()[0]
+            values = conn.execute(
+                """
+                select count(*) filter (where v.probability_alive is null),
+                    count(*) filter (where v.predicted_clv is null),
+                    min(v.expected_spend_per_purchase), max(v.expected_spend_per_purchase),
+                    count(*)
+                from scores.customer_value as v inner join marts.customer_facts as f
+                    using (customer_id)
+                where f.purchase_days > 0
+                """
+            ).fetchone()
+            fits = conn.execute("select model, fitted, fallback from scores.model_fits").fetchall()
+    finally:
+        with open_warehouse(shop_warehouse) as conn:
+            score_customer_value(conn, shop_warehouse)  # the module's scores again
+    assert fitted["bg_nbd"] is None and fitted["gamma_gamma"] is None
+    mean_order_value = float(buyers)
+    n = values[4]
+    assert n == fitted["buyers"] > 0
+    # every buyer: no prediction, and the buyers' mean order value as spend
+    assert values[:2] == (n, n)
+    assert values[2] == pytest.approx(mean_order_value) and values[3] == pytest.approx(
+        mean_order_value
+    )
+    notes = dict((m, note) for m, fitted_, note in fits if not fitted_)
+    assert notes["bg_nbd"].startswith("BG/NBD put parameters at the edge of their range (")
+    assert notes["bg_nbd"].endswith(
+        "btyd_parameter_bounds is 1000 to 10000): no purchase prediction (probability_alive, "
+        "expected purchases and predicted_clv are null for buyers)"
+    )
+    assert notes["gamma_gamma"].endswith(
+        f": expected spend is the buyers' mean order value, {mean_order_value:,.2f}"
+    )
+    assert fitted["fallbacks"] == [
+        f"bg_nbd: {notes['bg_nbd']}",
+        f"gamma_gamma: {notes['gamma_gamma']}",
+    ]
