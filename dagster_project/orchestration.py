@@ -22,8 +22,8 @@ from dagster_project.transform.assets import model_key
 _settings = load_settings()
 _vars = _settings.vars
 
-# a failed step (a locked warehouse file, a full disk) is tried again, later each time; a broken
-# landing file or a failed check is not (they raise without allowing retries)
+# a step that failed for a transient reason (a locked warehouse file, a full disk) is tried
+# again, later each time; every other error fails at once (resources.retry_only_transient)
 RETRY = dg.RetryPolicy(
     max_retries=int(_vars["step_max_retries"]),
     delay=int(_vars["step_retry_delay_seconds"]),

@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from dagster_project.ingest.loader import lit, one, q
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, retry_only_transient
 from dagster_project.score.assets import score_assets
 from dagster_project.settings import MARTS_CATALOG, Settings
 from dagster_project.transform.assets import dbt_asset_defs
@@ -84,6 +84,7 @@ _score_keys = [k for a in score_assets for k in a.keys]
         "good publication in place."
     ),
 )
+@retry_only_transient
 def bi_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as conn:
         published = publish_marts(conn, warehouse.get_settings(), context.run_id)

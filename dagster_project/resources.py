@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import errno
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -13,6 +17,65 @@ from dagster_project.ingest.loader import lit, one, q
 from dagster_project.score import FORMER_TABLES
 from dagster_project.score import SCHEMA as SCORES
 from dagster_project.settings import MARTS_CATALOG, Settings, load_settings
+
+# What trying again later can cure: the jobs' retry policy (step_max_retries) is for these only
+TRANSIENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.EBUSY, errno.EIO, errno.ETIMEDOUT}
+)
+TRANSIENT_MESSAGES = (  # as DuckDB (and dbt, passing DuckDB's message on) words them
+    "Could not set lock on file",
+    "Conflicting lock is held",
+    "No space left on device",
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """A locked warehouse file, a full disk, a lost connection: worth another try. An error of
+    the code or the data (ZeroDivisionError, a broken contract, a failed check) is not."""
+    if isinstance(error, ConnectionError | TimeoutError):
+        return True
+    if isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS:
+        return True
+    return any(message in str(error) for message in TRANSIENT_MESSAGES)
+
+
+def _fail_at_once(error: Exception) -> Exception:
+    if isinstance(error, dg.Failure):
+        if not error.allow_retries:
+            return error
+        return dg.Failure(
+            description=error.description, metadata=error.metadata, allow_retries=False
+        )
+    return dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False)
+
+
+def retry_only_transient(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """For the function of an asset or a check: a transient error (is_transient) goes to the
+    job's retry policy; any other error fails the step at once, with its message."""
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                raise _fail_at_once(error) from error
+
+        return generator
+
+    @functools.wraps(fn)
+    def function(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            raise _fail_at_once(error) from error
+
+    return function
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:

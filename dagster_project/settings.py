@@ -340,7 +340,10 @@ class PipelineSettings(_Strict):
         300, "How often the sensor looks for new landing files.", ge=30
     )
     step_max_retries: int = setting(
-        2, "A failed step is retried this many times (transient failures).", ge=0
+        2,
+        "A step failed by a locked file, a full disk or a lost connection is retried this "
+        "many times; other errors fail at once.",
+        ge=0,
     )
     step_retry_delay_seconds: int = setting(
         60, "... after this many seconds, doubling each time.", ge=0

@@ -20,7 +20,7 @@ from dagster_project.activate.audience import (
 )
 from dagster_project.activate.catalogue import Campaign
 from dagster_project.ingest.loader import one
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, retry_only_transient
 from dagster_project.score.assets import RISK_KEY
 from dagster_project.transform.assets import model_key
 
@@ -110,6 +110,7 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
             )
         ],
     )
+    @retry_only_transient
     def campaign_audience(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
         settings = warehouse.get_settings()
         with warehouse.connect() as conn:
@@ -165,6 +166,7 @@ def _contact_log_asset(
             )
         ],
     )
+    @retry_only_transient
     def contact_log(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
         settings = warehouse.get_settings()
         with warehouse.connect() as conn:
@@ -229,6 +231,7 @@ def _export_asset(campaign: Campaign) -> dg.AssetsDefinition:
             )
         ],
     )
+    @retry_only_transient
     def campaign_export(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
         settings = warehouse.get_settings()
         with warehouse.connect() as conn:

@@ -20,7 +20,7 @@ from dagster_project.ingest.loader import (
     load_partitions,
     one,
 )
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, retry_only_transient
 from dagster_project.settings import Settings
 
 
@@ -99,6 +99,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         ),
         metadata={"table": f"{RAW_SCHEMA}.{entity.name}"},
     )
+    @retry_only_transient
     def _raw(
         context: dg.AssetExecutionContext, warehouse: Warehouse, config: LoadConfig
     ) -> dg.MaterializeResult:

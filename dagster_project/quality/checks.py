@@ -28,7 +28,7 @@ from dagster_project.quality.suites import (
     validate_mart,
     validate_raw,
 )
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, retry_only_transient
 from dagster_project.score import SCHEMA as SCORES
 from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.assets import model_key
@@ -82,6 +82,7 @@ def _raw_check(entity: Entity, suite: str) -> dg.AssetChecksDefinition:
         blocking=blocking,
         description=text,
     )
+    @retry_only_transient
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         return run_suite(
             warehouse,
@@ -103,6 +104,7 @@ def _landing_check(entity: Entity) -> dg.AssetChecksDefinition:
         f"are outside landing/<entity>/dt=YYYY-MM-DD/: those meant for {entity.name} (by "
         "their folder) and those that name no entity. raw.unrecognised_files lists them.",
     )
+    @retry_only_transient
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect() as conn:
             ensure_tables(conn, entity)
@@ -141,6 +143,7 @@ def _mart_check(suite: MartSuite) -> dg.AssetChecksDefinition:
         "since the last good run; for the tables Python writes, values in range "
         "(great-expectations). Blocking.",
     )
+    @retry_only_transient
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         return run_suite(
             warehouse,

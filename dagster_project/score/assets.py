@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, retry_only_transient
 from dagster_project.score import LEAVES_TABLE, RISK_TABLE, SCHEMA
 from dagster_project.score.churn import NotEnoughHistory, model_folder, score_churn_risk
 from dagster_project.score.clv import score_customer_value
@@ -24,6 +24,7 @@ from dagster_project.transform.assets import model_key
         "clv_horizon_days; zeros for customers who never bought."
     ),
 )
+@retry_only_transient
 def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as conn:
         fitted = score_customer_value(conn, warehouse.get_settings())
@@ -73,6 +74,7 @@ LEAVES_KEY = dg.AssetKey([SCHEMA, "churn_tree_leaves"])
         ),
     ],
 )
+@retry_only_transient
 def churn_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
     settings = warehouse.get_settings()
     with warehouse.connect() as conn:

@@ -18,7 +18,7 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
-from dagster_project.resources import Warehouse
+from dagster_project.resources import Warehouse, retry_only_transient
 from dagster_project.settings import AS_OF_ENV, DATA_DIR_ENV, Settings, load_settings
 from dagster_project.transform.project import (
     dbt_project_for,
@@ -95,6 +95,7 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
         select=select,
         exclude=f"test_type:unit {exclude}".strip(),
     )
+    @retry_only_transient
     def _step(
         context: dg.AssetExecutionContext,
         dbt: DbtCliResource,
