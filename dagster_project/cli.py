@@ -214,6 +214,20 @@ def load_definitions(settings: Settings) -> Any:
     return defs
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
+    from dagster_project.report.build import write_report
+    from dagster_project.resources import open_warehouse
+
+    if not settings.marts_path.exists():
+        raise CommandError(f"no marts in {settings.data_dir} yet: run `crm-mart run` first")
+    with open_warehouse(settings, read_only=True) as conn:
+        try:
+            path = write_report(conn, settings, args.week)
+        except RuntimeError as error:
+            raise CommandError(str(error)) from None
+    print(f"Weekly report: {path}")
+
+
 def cmd_prepare(args: argparse.Namespace, settings: Settings) -> None:
     from dagster_project.transform.project import dbt_project_for, prepare
 
@@ -449,6 +463,10 @@ def parser() -> argparse.ArgumentParser:
         help="parse the dbt project for the definitions (before dagster-webserver or "
         "dagster-daemon; the other commands do it themselves)",
     )
+    report = sub.add_parser(
+        "report", help="write the weekly report (default: the newest complete week)"
+    )
+    report.add_argument("--week", type=_day, help="a day of the week to report (YYYY-MM-DD)")
     sub.add_parser("status", help="last good runs, files waiting, quarantine, failed checks")
     sub.add_parser("demo", help="the sample shop, every asset, and a summary (make demo)")
     show = sub.add_parser("settings", help="every setting in force and where it was set")
@@ -460,6 +478,7 @@ def parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "run": cmd_run,
     "prepare": cmd_prepare,
+    "report": cmd_report,
     "status": cmd_status,
     "demo": cmd_demo,
     "settings": cmd_settings,

@@ -13,6 +13,7 @@ from dagster_project.quality.checks import (
     mart_checks,
     raw_checks,
 )
+from dagster_project.report.assets import weekly_report
 from dagster_project.resources import Warehouse
 from dagster_project.score.assets import score_assets
 from dagster_project.transform.assets import dbt_asset_defs, dbt_resource
@@ -26,6 +27,7 @@ all_assets = [
     *score_assets,
     *campaign_assets,
     bi_marts,
+    weekly_report,
 ]
 all_checks = [*raw_checks, *freshness_checks, *mart_checks]
 

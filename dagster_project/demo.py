@@ -293,6 +293,8 @@ def summary(settings: Settings) -> str:
         "Scores:      schema scores of the same file: customer_value, customer_churn_risk,",
         "             churn_tree_leaves",
         f"Exports:     {settings.exports_dir}/<campaign>/<day>/ (audience.csv, manifest.json)",
+        f"Report:      {settings.data_dir / 'reports' / 'latest.html'} (the weekly report, "
+        "one page; crm-mart report)",
         "Contacts:    table activate.contact_log (treatment and control members of every send)",
         f"Quarantine:  table {RAW_SCHEMA}.quarantine (reason, file, row, payload of every bad row)",
         f"Landing:     {settings.landing_dir}",

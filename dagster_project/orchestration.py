@@ -16,6 +16,7 @@ import dagster as dg
 
 from dagster_project.ingest.assets import load_run_config
 from dagster_project.ingest.loader import folder_day, is_hidden
+from dagster_project.report.assets import REPORT_KEY
 from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.assets import model_key
 
@@ -33,7 +34,7 @@ WEEKLY_KPI_MODELS = ("kpi_weekly", "kpi_weekly_monitor")
 
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(REPORT_KEY),
     description=(
         "Every landing file not loaded yet (of the days up to the raw assets' `through`), then "
         "everything downstream: dbt marts, scores, campaign audiences and files, and the BI "
@@ -49,8 +50,8 @@ ingest_job = dg.define_asset_job(
 )
 weekly_kpi_job = dg.define_asset_job(
     "weekly_kpi",
-    selection=dg.AssetSelection.assets(*(model_key(m) for m in WEEKLY_KPI_MODELS)),
-    description="The weekly KPI tables, rebuilt once the week has closed.",
+    selection=dg.AssetSelection.assets(*(model_key(m) for m in WEEKLY_KPI_MODELS), REPORT_KEY),
+    description="The weekly KPI tables, rebuilt once the week has closed, then the weekly report.",
     op_retry_policy=RETRY,
 )
 

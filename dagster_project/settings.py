@@ -272,6 +272,21 @@ class PipelineSettings(_Strict):
     btyd_fit_sample: int = setting(
         200_000, "BG/NBD and Gamma-Gamma are fitted on at most this many buyers.", gt=0
     )
+    report_language: Literal["en", "zh"] = setting(
+        "en", "The weekly report's language: en (English) or zh (Chinese).",
+        section="Weekly report",
+    )  # fmt: skip
+    report_trend_weeks: int = setting(
+        12, "Weeks of each KPI's sparkline, and of the changes its weekly noise is judged on.",
+        ge=4,
+    )  # fmt: skip
+    report_noise_sigmas: float = setting(
+        2.0, "A KPI's week-on-week change beyond this many standard deviations of its earlier "
+        "weekly changes is highlighted.", gt=0,
+    )  # fmt: skip
+    report_stage_weeks: int = setting(
+        26, "Weeks of the lifecycle chart (customers per stage at each week's end).", ge=1
+    )
     btyd_min_buyers: int = setting(
         20, "Fewer buyers (BG/NBD) or repeat buyers (Gamma-Gamma) than this: the model is not "
         "fitted and its documented fallback is used.", ge=1,

@@ -37,11 +37,16 @@ def test_the_daily_schedule_loads_through_yesterday_at_six_in_store_time():
     assert defs.resolve_job_def("daily_pipeline").partitions_def is None  # the ledger decides
 
 
-def test_the_weekly_schedule_rebuilds_the_weekly_kpi_tables_on_monday_morning():
+def test_the_weekly_schedule_rebuilds_the_weekly_kpi_tables_then_the_report_on_monday():
     assert weekly_kpi_schedule.cron_schedule == "0 7 * * 1"
     job = defs.resolve_job_def("weekly_kpi")
     keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
-    assert keys == {"marts/kpi_weekly", "marts/kpi_weekly_monitor"}
+    assert keys == {"marts/kpi_weekly", "marts/kpi_weekly_monitor", "reports/weekly"}
+    graph = defs.resolve_asset_graph()
+    report = graph.get(dg.AssetKey(["reports", "weekly"]))
+    assert dg.AssetKey(["marts", "kpi_weekly_monitor"]) in report.parent_keys
+    daily = defs.resolve_job_def("daily_pipeline").asset_layer.selected_asset_keys
+    assert dg.AssetKey(["reports", "weekly"]) not in daily  # weekly, not every day
 
 
 def test_the_sensor_requests_one_load_when_files_arrive_or_change(tmp_path, monkeypatch, land):

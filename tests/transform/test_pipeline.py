@@ -106,6 +106,8 @@ def test_the_demo_run_builds_every_asset_and_summarises_stages_and_groups(tmp_pa
     assert len(runs) == len(dbt_steps) and all((run / "run_results.json").exists() for run in runs)
     assert set((DBT_PROJECT_DIR / "target").glob("*")) <= in_repo
     assert str(settings.exports_dir / "repurchase_45d" / str(shop.end) / "audience.csv") in text
+    report = settings.data_dir / "reports" / "latest.html"  # the weekly report, built too
+    assert report.exists() and f"Report:      {report}" in text
 
 
 def test_only_the_newest_dbt_runs_are_kept(tmp_path):
