@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import jinja2
 
+from dagster_project.ingest.loader import one
 from dagster_project.settings import Settings
 
 TEMPLATES = Path(__file__).parent
@@ -85,10 +86,10 @@ def format_value(value: float | None, is_rate: bool) -> str:
 
 def latest_week(conn: duckdb.DuckDBPyConnection) -> date | None:
     """The newest complete ISO week of the weekly KPI sheet (its Monday)."""
-    row = conn.execute(
-        "select max(iso_week_start) from marts.kpi_weekly_monitor where is_complete"
-    ).fetchone()
-    return row[0] if row else None
+    (week,) = one(
+        conn, "select max(iso_week_start) from marts.kpi_weekly_monitor where is_complete"
+    )
+    return week
 
 
 def unusual(change: float | None, earlier: list[float], sigmas: float) -> bool:
@@ -226,7 +227,8 @@ def write_report(
     conn: duckdb.DuckDBPyConnection, settings: Settings, week: date | None = None
 ) -> Path:
     """Write reports/<iso-week>.html and latest.html (a copy); returns the week's page."""
-    chosen = week or latest_week(conn)
+    newest = latest_week(conn)
+    chosen = week or newest
     if chosen is None:
         raise RuntimeError("marts.kpi_weekly_monitor has no complete week yet: nothing to report")
     chosen = chosen - timedelta(days=chosen.weekday())  # the Monday of the week given
@@ -235,6 +237,6 @@ def write_report(
     page = render(conn, settings, chosen)
     path = folder / f"{iso_week_name(chosen)}.html"
     path.write_text(page, encoding="utf-8")
-    if week is None or chosen == latest_week(conn):
+    if chosen == newest:
         (folder / "latest.html").write_text(page, encoding="utf-8")
     return path
