@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SCALE ?= medium
 
-.PHONY: setup demo test test-fast lint lint-sql hooks dagster sample-shop bench check-campaigns clean
+.PHONY: setup browser demo test test-fast lint lint-sql hooks dagster sample-shop bench check-campaigns clean
 
 ## setup: create .venv if missing, install the pinned dependencies (requirements.lock) and
 ## the crm-mart command (the checkout itself, editable)
@@ -34,8 +34,17 @@ demo: setup
 	$(BIN)/crm-mart demo
 
 ## test: lint, then the whole test suite (on every core)
-test: setup lint
+test: setup browser lint
 	$(BIN)/python -m pytest -n auto --dist worksteal
+
+## browser: Debian's chromium, which the report test opens the weekly report in (apt-get,
+## as root or through sudo, when it is missing)
+browser:
+	@command -v chromium >/dev/null || { \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get install -y -qq chromium >/dev/null \
+		|| { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; }; }
+	@command -v chromium >/dev/null || { echo "chromium is missing: apt-get install chromium"; exit 1; }
 
 ## hooks: run ruff and SQLFluff before every git commit (.pre-commit-config.yaml)
 hooks: setup

@@ -201,6 +201,22 @@ def _definitions_load_seconds(data_dir: Path, tries: int = 3) -> float:
     )
 
 
+def _weekly_report(settings: Settings) -> dict[str, Any]:
+    """Seconds and bytes of the newest complete week's report page, written from the marts
+    (what the reports/weekly asset does, without reading the checks' results)."""
+    from dagster_project.report.build import write_report
+    from dagster_project.resources import open_warehouse
+
+    started = time.perf_counter()
+    with open_warehouse(settings, read_only=True) as conn:
+        path = write_report(conn, settings)
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "bytes": path.stat().st_size,
+        "week": path.stem,
+    }
+
+
 def _step_seconds(instance: Any, run_id: str) -> list[tuple[str, float]]:
     """Each step of the run (an asset, a check) with its wall seconds, slowest first."""
     started: dict[str, float] = {}
@@ -285,6 +301,7 @@ def run_benchmark(
             rows_before, cutoffs_before = rows_after, cutoffs_after
     shutil.rmtree(held)
     definitions_seconds = _definitions_load_seconds(data_dir)
+    weekly_report = _weekly_report(settings)
     assert generated is not None  # generated above, or the reused shop's summary
 
     return {
@@ -300,6 +317,7 @@ def run_benchmark(
         "daily_runs": daily_runs,
         "peak_memory_mb": round(memory.peak_mb, 1),
         "definitions_load_seconds": round(definitions_seconds, 2),
+        "weekly_report": weekly_report,
         # the warehouse and the marts' file beside it
         "warehouse_mb": round(
             sum(f.stat().st_size for f in (warehouse, settings.marts_path)) / 2**20, 1
@@ -352,6 +370,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"warehouse on disk: {report['warehouse_mb']:,.0f} MB (with the marts' file)",
         f"loading the definitions: {report['definitions_load_seconds']:.2f} s (import, asset "
         "graph and jobs; no dbt)",
+        "weekly report {week}: {seconds:.1f} s, {size:.2f} MB".format(
+            size=report["weekly_report"]["bytes"] / 1e6, **report["weekly_report"]
+        ),
         "(the sample shop of an earlier run was reused)"
         if report["shop_reused"]
         else f"(generating the shop took {report['generate_seconds']:.0f}s, not timed)",

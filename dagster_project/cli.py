@@ -220,9 +220,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 
     if not settings.marts_path.exists():
         raise CommandError(f"no marts in {settings.data_dir} yet: run `crm-mart run` first")
+    checks = None  # known once a run has recorded check results
+    if settings.dagster_home.exists():
+        import dagster as dg
+
+        from dagster_project.quality.checks import unpassed_checks
+
+        graph = load_definitions(settings).resolve_asset_graph()
+        checks = unpassed_checks(dg.DagsterInstance.get(), graph.asset_check_keys)
     with open_warehouse(settings, read_only=True) as conn:
         try:
-            path = write_report(conn, settings, args.week)
+            path = write_report(conn, settings, args.week, checks)
         except RuntimeError as error:
             raise CommandError(str(error)) from None
     print(f"Weekly report: {path}")
@@ -310,6 +318,7 @@ def status_report(settings: Settings) -> str:
     from dagster_project.ingest.assets import raw_key
     from dagster_project.ingest.contract import ENTITIES
     from dagster_project.ingest.loader import one, unrecognised_files
+    from dagster_project.quality.checks import unpassed_checks
     from dagster_project.resources import open_warehouse, table_exists
 
     lines = [f"Shop folder {settings.data_dir} (store time {settings.store_timezone})"]
@@ -357,20 +366,10 @@ def status_report(settings: Settings) -> str:
         event = latest.get(key)
         done = _when(event.timestamp, settings) if event else "never built"
         lines.append(f"  {key.to_user_string():<40} {done}")
-    checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        list(graph.asset_check_keys)
-    )
-    failed = []
-    for check_key, record in sorted(checks.items(), key=lambda item: str(item[0])):
-        check_event = record.event.dagster_event if record.event else None
-        evaluation = check_event.event_specific_data if check_event else None
-        if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
-            continue
-        severity = evaluation.severity.value
-        message = (evaluation.description or "failed").splitlines()[0]
-        failed.append(
-            f"  {severity:<5} {check_key.asset_key.to_user_string()} {check_key.name}: {message}"
-        )
+    failed = [
+        f"  {c.severity:<5} {c.asset} {c.check}: {c.message}"
+        for c in unpassed_checks(instance, graph.asset_check_keys)
+    ]
     lines += ["", f"Failed checks (latest result of each): {len(failed)}", *failed]
     lines += ["", "Latest runs", *(recent_runs(instance, settings) or ["  none"])]
     return "\n".join(lines)

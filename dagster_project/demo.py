@@ -22,6 +22,7 @@ from dagster_project.orchestration import (
     say,
 )
 from dagster_project.publish import bi_marts, published_path
+from dagster_project.report.assets import REPORT_KEY
 from dagster_project.resources import Warehouse, open_warehouse, table_exists
 from dagster_project.sample_shop.generator import (
     LandingInUse,
@@ -93,7 +94,9 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
     evaluation = dg.AssetSelection.assets(crm_dbt_evaluation)
     # one run loads every landing day, and builds everything downstream
     say(f"Loading {first} to {last} and building everything downstream (a few minutes).")
-    everything = dg.AssetSelection.all() - CAMPAIGN_ASSETS
+    # the weekly report comes last, once the campaigns have sent and been evaluated
+    report = dg.AssetSelection.assets(REPORT_KEY)
+    everything = dg.AssetSelection.all() - CAMPAIGN_ASSETS - report
     results = [_materialize(settings, instance, everything, load_through=days[-1])]
     if not results[0].success:
         return results
@@ -121,7 +124,7 @@ def materialize_with_campaign_history(settings: Settings, instance: dg.DagsterIn
         gating.setLevel(level)
     say(f"Ran the campaigns of {len(history)} past days in {time.perf_counter() - started:.1f}s.")
     # D again, the evaluation, and the BI publication of the marts as of D
-    final = CAMPAIGN_DAY_SELECTION | evaluation | dg.AssetSelection.assets(bi_marts)
+    final = CAMPAIGN_DAY_SELECTION | evaluation | dg.AssetSelection.assets(bi_marts) | report
     results.append(_materialize(settings, instance, final))
     return results
 

@@ -287,6 +287,9 @@ class PipelineSettings(_Strict):
     report_stage_weeks: int = setting(
         26, "Weeks of the lifecycle chart (customers per stage at each week's end).", ge=1
     )
+    report_cohort_months: int = setting(
+        12, "Acquisition months (cohorts) in the report's retention heatmap and LTV curves.", ge=1
+    )
     btyd_min_buyers: int = setting(
         20, "Fewer buyers (BG/NBD) or repeat buyers (Gamma-Gamma) than this: the model is not "
         "fitted and its documented fallback is used.", ge=1,

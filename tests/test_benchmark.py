@@ -68,7 +68,12 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
     assert report["peak_memory_mb"] > 50  # at least a Python process with DuckDB loaded
     assert report["warehouse_mb"] > 0
     assert 0 < report["definitions_load_seconds"] < 60
+    # the weekly report of the newest complete week, timed and sized
+    page = tmp_path / "bench" / "300" / "reports" / f"{report['weekly_report']['week']}.html"
+    assert report["weekly_report"]["bytes"] == page.stat().st_size
+    assert report["weekly_report"]["seconds"] > 0
     printed = format_report(report)
+    assert f"weekly report {report['weekly_report']['week']}: " in printed
     for run in report["daily_runs"]:
         assert f"daily run {run['day']} / full build: " in printed
 

@@ -9,7 +9,8 @@ the check's metadata. dbt's own tests appear as asset checks too (dagster-dbt).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -180,3 +181,35 @@ raw_checks = [
     *(_landing_check(e) for e in ENTITIES.values()),
 ]
 mart_checks = [_mart_check(s) for s in MART_SUITES.values()]
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A check whose latest result did not pass."""
+
+    severity: str  # WARN or ERROR
+    asset: str
+    check: str
+    message: str  # the first line of its description
+
+
+def unpassed_checks(
+    instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey]
+) -> list[CheckOutcome]:
+    """The checks among `check_keys` whose latest evaluation failed or warned, sorted by key."""
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(check_keys))
+    outcomes = []
+    for check_key, record in sorted(latest.items(), key=lambda item: str(item[0])):
+        check_event = record.event.dagster_event if record.event else None
+        evaluation = check_event.event_specific_data if check_event else None
+        if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
+            continue
+        outcomes.append(
+            CheckOutcome(
+                severity=evaluation.severity.value,
+                asset=check_key.asset_key.to_user_string(),
+                check=check_key.name,
+                message=(evaluation.description or "failed").splitlines()[0],
+            )
+        )
+    return outcomes

@@ -12,9 +12,11 @@ from dagster_project.score.churn import NotEnoughHistory, model_folder, score_ch
 from dagster_project.score.clv import score_customer_value
 from dagster_project.transform.assets import model_key
 
+VALUE_KEY = dg.AssetKey([SCHEMA, "customer_value"])
+
 
 @dg.asset(
-    key=dg.AssetKey([SCHEMA, "customer_value"]),
+    key=VALUE_KEY,
     group_name="scores",
     kinds={"duckdb", "scipy"},
     deps=[model_key("customer_facts")],
