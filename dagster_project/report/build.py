@@ -41,6 +41,8 @@ LABELS = {
         "as_of": "State of the customers on {day} (the last build).",
         "rfm": "RFM groups: customers and their net revenue",
         "recency": "recency",
+        "high": "high",
+        "low": "low",
         "frequency": "frequency",
         "monetary": "monetary value",
         "group": "group",
@@ -95,6 +97,7 @@ LABELS = {
         "newest_day": "newest day loaded",
         "stale": "more than {days} days before the week's end",
         "reasons": "Why rows were quarantined",
+        "none_quarantined": "No row of this week's landing days was quarantined.",
         "checks_title": "Checks that failed or warned (latest result of each)",
         "checks_unknown": "No check result is recorded here.",
         "checks_all_passed": "Every check passed.",
@@ -123,6 +126,8 @@ LABELS = {
         "as_of": "客户状态截至 {day}（最近一次构建）。",
         "rfm": "RFM 分组：客户数与净收入",
         "recency": "最近购买",
+        "high": "高",
+        "low": "低",
         "frequency": "购买频次",
         "monetary": "消费金额",
         "group": "分组",
@@ -175,6 +180,7 @@ LABELS = {
         "newest_day": "最新已加载日期",
         "stale": "早于周末 {days} 天以上",
         "reasons": "隔离原因",
+        "none_quarantined": "本周数据日没有被隔离的行。",
         "checks_title": "未通过或告警的检查（各检查最近一次结果）",
         "checks_unknown": "此处没有记录检查结果。",
         "checks_all_passed": "所有检查均已通过。",
@@ -619,7 +625,7 @@ def render(
     cap = int(settings.vars["contact_cap_per_7_days"])
     loads, load_days, reasons = read_loads(conn, week, settings)
     (as_of,) = one(conn, "select as_of_date from intermediate.int_as_of_date")
-    high = {True: "high", False: "low"}
+    high = {True: labels["high"], False: labels["low"]}
     at_risk, no_risk = labels["downgrade_risk"], labels["no_downgrade_risk"]
     figures = {
         "sparklines": {(k.number, k.customer_type): charts.sparkline(k.history) for k in kpis},
@@ -670,7 +676,7 @@ def render(
         "loads": charts.quarantined_per_day(
             [{"day": d.strftime("%m-%d"), "entity": e, "rows": int(n)} for d, e, n in load_days],
             labels,
-        ) if load_days else "",
+        ) if any(n for _, _, n in load_days) else "",
     }  # fmt: skip
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True

@@ -88,8 +88,13 @@ def rfm_map(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
     import altair as alt
 
     base = alt.Chart().encode(
-        x=alt.X("r:N", title=labels["recency"], sort=["high", "low"], axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("f:N", title=labels["frequency"], sort=["high", "low"]),
+        x=alt.X(
+            "r:N",
+            title=labels["recency"],
+            sort=[labels["high"], labels["low"]],
+            axis=alt.Axis(labelAngle=0),
+        ),
+        y=alt.Y("f:N", title=labels["frequency"], sort=[labels["high"], labels["low"]]),
     )
     bubbles = base.mark_circle(opacity=0.85).encode(
         size=alt.Size("customers:Q", scale=alt.Scale(range=[100, 5000]), legend=None),
@@ -100,7 +105,9 @@ def rfm_map(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
     chart = (
         alt.layer(bubbles, names, counts, data=_data(rows))
         .properties(width=260, height=220)
-        .facet(column=alt.Column("m:N", title=labels["monetary"], sort=["high", "low"]))
+        .facet(
+            column=alt.Column("m:N", title=labels["monetary"], sort=[labels["high"], labels["low"]])
+        )
     )
     return svg(chart)
 

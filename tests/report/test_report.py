@@ -66,7 +66,7 @@ class Page(HTMLParser):
     def handle_data(self, data):
         if self._id:
             self.ids[self._id] = data.strip()
-        if self._row and self.rows[self._row] and "<svg" not in data:
+        if self._row and self.rows[self._row]:
             cells = self.rows[self._row]
             cells[-1] = (cells[-1] + " " + data.strip()).strip()
 
