@@ -16,8 +16,14 @@
     cast({{ dbt.dateadd('day', days, date_expr) }} as date)
 {%- endmacro %}
 
+{#- Whole days from start_date to end_date, a bigint on every engine (Spark's is an int). -#}
 {% macro days_between(start_date, end_date) -%}
-    {{ dbt.datediff(start_date, end_date, 'day') }}
+    cast({{ dbt.datediff(start_date, end_date, 'day') }} as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#- The first day of a day's month. -#}
+{% macro month_start(date_expr) -%}
+    cast({{ dbt.date_trunc('month', date_expr) }} as date)
 {%- endmacro %}
 
 {#- The Monday (ISO week start) on or before a day. -#}

@@ -9,7 +9,7 @@
             then '+' || {{ digits_only(phone) }}
         {%- for country_code, calling_code in calling_codes.items() %}
         when upper({{ country }}) = '{{ country_code }}'
-            then '+{{ calling_code }}' || ltrim({{ digits_only(phone) }}, '0')
+            then '+{{ calling_code }}' || trim(leading '0' from {{ digits_only(phone) }})
         {%- endfor %}
     end
 {%- endmacro %}

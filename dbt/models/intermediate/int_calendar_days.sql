@@ -29,7 +29,7 @@ final as (
     select
         date_day as calendar_date,
         {{ week_start('date_day') }} as iso_week_start,
-        cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start
+        {{ month_start('date_day') }} as month_start
     from days
 )
 

@@ -9,14 +9,15 @@
 -- as they stand now, which on the daily run is what was known at the end of D. Going back
 -- to each order's versions for D as well read every order and order line a second time.
 -- Incremental: a build computes D, and a labelled cutoff only when it is not stored yet (they
--- move once a week); the post-hook keeps the three cutoffs of this D and no others.
+-- move once a week); the post-hook keeps the three cutoffs of this D and no others (a full
+-- build computes only those).
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='cutoff_date',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from ({{ churn_cutoffs(ref('int_as_of_date')) }}) as current_cutoffs)",
+        post_hook="{% if is_incremental() %}delete from {{ this }} where cutoff_date not in (select cutoff_date from ({{ churn_cutoffs(ref('int_as_of_date')) }}) as current_cutoffs){% endif %}",
     )
 }}
 

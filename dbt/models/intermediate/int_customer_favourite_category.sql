@@ -1,11 +1,11 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='customer_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         pre_hook="{{ empty_if_d_moved_back(this) }}",
-        post_hook="delete from {{ this }} where favourite_category is null",
+        post_hook="{% if is_incremental() %}delete from {{ this }} where favourite_category is null{% endif %}",
     )
 }}
 -- Each customer's favourite category as of D (docs/metrics.md, "Customer facts"): the most units

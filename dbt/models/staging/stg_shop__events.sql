@@ -1,7 +1,7 @@
 -- One row per event.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

@@ -1,7 +1,7 @@
 -- One row per order line (order_id, line_number); a line delivered again keeps its newest load.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key=['order_id', 'line_number'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

@@ -7,7 +7,7 @@
 -- takes its return documents into account.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

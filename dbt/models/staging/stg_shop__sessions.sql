@@ -1,7 +1,7 @@
 -- One row per visit; customer_id is set when the visitor was logged in.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='session_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

@@ -33,8 +33,8 @@ arms as (
 rates as (
     select
         *,
-        {{ safe_divide('treatment_converted', 'treatment_customers', as_double=true) }} as treatment_rate,
-        {{ safe_divide('control_converted', 'control_customers', as_double=true) }} as control_rate
+        {{ safe_divide('treatment_converted', 'treatment_customers') }} as treatment_rate,
+        {{ safe_divide('control_converted', 'control_customers') }} as control_rate
     from arms
 ),
 
@@ -68,8 +68,8 @@ final as (
         control_net_revenue,
         treatment_net_revenue
         - {{ safe_divide('control_net_revenue', 'control_customers') }} * treatment_customers as incremental_net_revenue,
-        {{ safe_divide('sleeping_converted', 'sleeping_contacted', as_double=true) }} as wake_up_rate,
-        {{ safe_divide('churned_converted', 'churned_contacted', as_double=true) }} as reactivation_rate
+        {{ safe_divide('sleeping_converted', 'sleeping_contacted') }} as wake_up_rate,
+        {{ safe_divide('churned_converted', 'churned_contacted') }} as reactivation_rate
     from uplift
 )
 

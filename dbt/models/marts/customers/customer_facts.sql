@@ -60,8 +60,12 @@ purchases as (
             end
         ) as ageing_out_net_revenue,
         -- the buy-till-you-die monetary value: mean net revenue of the repeat purchase days
-        avg(case when purchase_days.purchase_day_number > 1 then purchase_days.net_revenue end)
-            as monetary
+        avg(
+            case
+                when purchase_days.purchase_day_number > 1
+                    then cast(purchase_days.net_revenue as {{ type_double() }})
+            end
+        ) as monetary
     from purchase_days
     cross join windows
     group by purchase_days.customer_id

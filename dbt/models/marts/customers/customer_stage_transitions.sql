@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         pre_hook="{{ rewind_transitions(ref('customer_stage_history')) }}",
     )

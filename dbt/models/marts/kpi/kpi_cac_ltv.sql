@@ -22,12 +22,12 @@ purchase_days as (
 monthly_spend as (
     select
         spend.channel,
-        cast({{ dbt.date_trunc('month', 'spend.spend_date') }} as date) as cohort_month,
+        {{ month_start('spend.spend_date') }} as cohort_month,
         sum(spend.spend) as spend
     from spend
     cross join as_of
     where spend.spend_date <= as_of.as_of_date
-    group by spend.channel, cast({{ dbt.date_trunc('month', 'spend.spend_date') }} as date)
+    group by spend.channel, {{ month_start('spend.spend_date') }}
 ),
 
 new_buyers as (
@@ -35,7 +35,7 @@ new_buyers as (
         facts.customer_id,
         facts.acquisition_channel as channel,
         facts.first_purchase_date,
-        cast({{ dbt.date_trunc('month', 'facts.first_purchase_date') }} as date) as cohort_month
+        {{ month_start('facts.first_purchase_date') }} as cohort_month
     from facts
     where facts.purchase_days >= 1 and facts.acquisition_channel is not null
 ),

@@ -22,7 +22,7 @@ months as (
 members as (
     select
         purchase_days.customer_id,
-        cast({{ dbt.date_trunc('month', 'purchase_days.first_purchase_date') }} as date) as cohort_month
+        {{ month_start('purchase_days.first_purchase_date') }} as cohort_month
     from purchase_days
     where purchase_days.purchase_day_number = 1
 ),
@@ -38,12 +38,12 @@ cohort_sizes as (
 purchases_by_month as (
     select
         members.cohort_month,
-        cast({{ dbt.date_trunc('month', 'purchase_days.purchase_date') }} as date) as activity_month,
+        {{ month_start('purchase_days.purchase_date') }} as activity_month,
         count(distinct purchase_days.customer_id) as active_customers,
         sum(purchase_days.net_revenue) as net_revenue
     from purchase_days
     inner join members on purchase_days.customer_id = members.customer_id
-    group by members.cohort_month, cast({{ dbt.date_trunc('month', 'purchase_days.purchase_date') }} as date)
+    group by members.cohort_month, {{ month_start('purchase_days.purchase_date') }}
 ),
 
 grid as (
@@ -65,11 +65,14 @@ final as (
         grid.is_complete,
         grid.cohort_customers,
         coalesce(purchases_by_month.active_customers, 0) as active_customers,
-        cast(coalesce(purchases_by_month.active_customers, 0) as {{ type_double() }})
-        / grid.cohort_customers as active_share,
-        sum(coalesce(purchases_by_month.net_revenue, 0)) over (
-            partition by grid.cohort_month order by grid.activity_month rows unbounded preceding
-        ) / grid.cohort_customers as cumulative_net_revenue_per_customer
+        {{ safe_divide('coalesce(purchases_by_month.active_customers, 0)', 'grid.cohort_customers') }}
+            as active_share,
+        {{ safe_divide(
+            'sum(coalesce(purchases_by_month.net_revenue, 0)) over (
+                partition by grid.cohort_month order by grid.activity_month rows unbounded preceding
+            )',
+            'grid.cohort_customers'
+        ) }} as cumulative_net_revenue_per_customer
     from grid
     left join purchases_by_month
         on

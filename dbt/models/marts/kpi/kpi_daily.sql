@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key=['calendar_date', 'customer_type'],
         incremental_strategy='delete+insert',
     )
@@ -255,8 +255,7 @@ final as (
         coalesce(window_by_type.repeat_window_customers, 0) as repeat_window_customers,
         coalesce(window_by_type.repeat_window_repeaters, 0) as repeat_window_repeaters,
         {{ safe_divide(
-            'window_by_type.repeat_window_repeaters', 'window_by_type.repeat_window_customers',
-            as_double=true
+            'window_by_type.repeat_window_repeaters', 'window_by_type.repeat_window_customers'
         ) }} as repeat_window_rate,
         coalesce(window_by_type.quality_window_orders, 0) as quality_window_orders,
         coalesce(window_by_type.quality_window_net_revenue, 0) as quality_window_net_revenue,

@@ -32,7 +32,7 @@ final as (
         bins.lifetime_to_days,
         count(churned.lifetime_days) as churned_customers,
         {{ safe_divide(
-            'count(churned.lifetime_days)', 'sum(count(churned.lifetime_days)) over ()', as_double=true
+            'count(churned.lifetime_days)', 'sum(count(churned.lifetime_days)) over ()'
         ) }} as share
     from bins
     left join churned

@@ -133,7 +133,7 @@ final as (
         coalesce(at_risk.buyers_not_churned_at_start, 0) as buyers_not_churned_at_start,
         coalesce(churned.newly_churned, 0) as newly_churned,
         {{ safe_divide(
-            'coalesce(churned.newly_churned, 0)', 'at_risk.buyers_not_churned_at_start', as_double=true
+            'coalesce(churned.newly_churned, 0)', 'at_risk.buyers_not_churned_at_start'
         ) }} as churn_rate,
         coalesce(activity.buyers, 0) as buyers,
         -- the next month must be complete before the month's retention is known
@@ -144,7 +144,7 @@ final as (
             when months.next_month_end <= as_of.as_of_date
                 then
                     {{ safe_divide(
-                        'coalesce(kept.buyers_again_next_month, 0)', 'activity.buyers', as_double=true
+                        'coalesce(kept.buyers_again_next_month, 0)', 'activity.buyers'
                     ) }}
         end as month_over_month_retention,
         coalesce(activity.orders, 0) as orders,

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='registered_date',
         incremental_strategy='delete+insert',
     )

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key=['purchase_date', 'customer_type', 'horizon_days'],
         incremental_strategy='delete+insert',
     )

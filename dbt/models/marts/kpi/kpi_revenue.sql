@@ -87,7 +87,7 @@ periods as (
 
     select
         'month' as period,
-        cast({{ dbt.date_trunc('month', 'amount_date') }} as date) as period_start,
+        {{ month_start('amount_date') }} as period_start,
         segment,
         orders,
         gross_sales,
@@ -132,12 +132,11 @@ final as (
         gross_sales,
         returns,
         gross_sales - returns as net_sales,
-        {{ safe_divide('returns', 'gross_sales', as_double=true) }} as return_rate,
+        {{ safe_divide('returns', 'gross_sales') }} as return_rate,
         {{ safe_divide(
             'gross_sales - returns',
             "sum(case when segment = 'all' then gross_sales - returns end)"
-            ~ ' over (partition by period, period_start)',
-            as_double=true
+            ~ ' over (partition by period, period_start)'
         ) }} as share_of_net_sales
     from with_all
 )

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key=['calendar_date', 'dimension', 'dimension_value'],
         incremental_strategy='delete+insert',
     )

@@ -192,8 +192,7 @@ final as (
                 as {{ band.kpi }}_purchasers,
             {{ safe_divide(
                 "max(case when bands_by_type.kpi = '" ~ band.kpi ~ "' then bands_by_type.purchasers end)",
-                "max(case when bands_by_type.kpi = '" ~ band.kpi ~ "' then bands_by_type.members end)",
-                as_double=true
+                "max(case when bands_by_type.kpi = '" ~ band.kpi ~ "' then bands_by_type.members end)"
             ) }} as {{ band.kpi }}_rate,
         {% endfor %}
         daily.quality_window_orders,

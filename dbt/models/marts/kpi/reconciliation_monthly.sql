@@ -44,7 +44,7 @@ sales as (
 
 delivered as (
     select
-        cast({{ dbt.date_trunc('month', 'partition_date') }} as date) as month_start,
+        {{ month_start('partition_date') }} as month_start,
         sum(case when entity = 'orders' then rows_read else 0 end) as order_rows_read,
         sum(case when entity = 'orders' then rows_loaded else 0 end) as order_rows_loaded,
         sum(case when entity = 'orders' then rows_quarantined else 0 end) as order_rows_quarantined,
@@ -53,12 +53,12 @@ delivered as (
         sum(case when entity = 'returns' then rows_quarantined else 0 end)
             as return_rows_quarantined
     from ledger
-    group by cast({{ dbt.date_trunc('month', 'partition_date') }} as date)
+    group by {{ month_start('partition_date') }}
 ),
 
 quarantined_amounts as (
     select
-        cast({{ dbt.date_trunc('month', 'partition_date') }} as date) as month_start,
+        {{ month_start('partition_date') }} as month_start,
         fx_rate,
         entity,
         amount
@@ -90,10 +90,10 @@ quarantined as (
 
 held_back as (
     select
-        cast({{ dbt.date_trunc('month', 'amount_date') }} as date) as month_start,
+        {{ month_start('amount_date') }} as month_start,
         count(*) as rows_without_rate
     from without_rate
-    group by cast({{ dbt.date_trunc('month', 'amount_date') }} as date)
+    group by {{ month_start('amount_date') }}
 ),
 
 months as (
