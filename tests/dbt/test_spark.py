@@ -28,6 +28,7 @@ spark = (
     .config("spark.hadoop.javax.jdo.option.ConnectionURL",
             f"jdbc:derby:;databaseName={data}/spark/metastore_db;create=true")
     .config("spark.sql.session.timeZone", "UTC")
+    .config("spark.driver.extraJavaOptions", f"-Dderby.stream.error.file={data}/spark/derby.log")
     .enableHiveSupport()
     .getOrCreate()
 )
