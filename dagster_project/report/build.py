@@ -35,6 +35,7 @@ LABELS = {
         "transitions": "Moves between stages this week",
         "transitions_note": "Rows: the stage at the start of a day; columns: the stage that day.",
         "from_stage": "from",
+        "new_customer": "new customer",
         "to_stage": "to",
         "nothing": "Nothing to show for this week.",
         "value_title": "Customer value",
@@ -120,6 +121,7 @@ LABELS = {
         "transitions": "本周阶段变化",
         "transitions_note": "行：当天开始时的阶段；列：当天的阶段。",
         "from_stage": "从",
+        "new_customer": "新客户",
         "to_stage": "到",
         "nothing": "本周没有可显示的内容。",
         "value_title": "客户价值",
@@ -303,14 +305,17 @@ class Names:
         ).fetchall()
         groups = conn.execute("select rfm_group, name_zh from reference.rfm_groups").fetchall()
         self.zh = {code: zh for code, zh, *_ in [*stages, *groups]}
-        self.zh[NEW_CUSTOMER] = "新客户"
         self.order = {stage: order for stage, _, order in stages}
-        self.order[NEW_CUSTOMER] = 0
+        self.new_customer = LABELS[language]["new_customer"]
 
     def __call__(self, code: str) -> str:
-        if self.chinese:
-            return self.zh.get(code, code)
-        return "new customer" if code == NEW_CUSTOMER else code.replace("_", " ")
+        if code == NEW_CUSTOMER:
+            return self.new_customer
+        return self.zh.get(code, code) if self.chinese else code.replace("_", " ")
+
+    def rank(self, stage: str) -> int:
+        """Where a stage sorts: a new customer first, then the seed's stage order."""
+        return 0 if stage == NEW_CUSTOMER else self.order.get(stage, len(self.order) + 1)
 
 
 NEW_CUSTOMER = "(none)"  # customer_stage_transitions' from-stage of a customer new that day
@@ -390,9 +395,9 @@ def read_clv(conn: duckdb.DuckDBPyConnection) -> Clv:
     ceil(n / 10) buyers of highest CLV). Customers who never bought (CLV 0) are left out."""
     if not table_exists(conn, "scores.customer_value"):
         return Clv(0, None, None, [], "not scored yet")
-    conn.execute(
+    conn.execute(  # a table, not a view: both queries below read it, the join runs once
         """
-        create or replace temp view buyers_clv as
+        create or replace temp table buyers_clv as
         select v.customer_id, v.predicted_clv from scores.customer_value as v
         join marts.customer_facts as f on f.customer_id = v.customer_id
         where f.purchase_days > 0 and v.predicted_clv is not null
@@ -423,11 +428,12 @@ def read_clv(conn: duckdb.DuckDBPyConnection) -> Clv:
                 [width],
             ).fetchall()
         ]
-    fallback = conn.execute(
+    (fallback,) = one(
+        conn,
         "select string_agg(model || ': ' || fallback, '; ') from scores.model_fits "
-        "where fallback is not null"
-    ).fetchone()
-    return Clv(int(buyers), share, p99, bins, fallback[0] if fallback else None)
+        "where fallback is not null",
+    )
+    return Clv(int(buyers), share, p99, bins, fallback)
 
 
 def month_start(day: date, months_back: int = 0) -> date:
@@ -547,7 +553,6 @@ class Loads:
     rows_loaded: int
     rows_quarantined: int
     newest_day: date | None  # the newest landing day loaded up to the week's end
-    days_behind: int | None  # of the week's end
     is_stale: bool  # more than freshness_max_days behind, for an entity every shop delivers
 
 
@@ -581,7 +586,7 @@ def read_loads(
         files, read, loaded, quarantined, newest = totals.get(entity, (0, 0, 0, 0, None))
         behind = (end - newest).days if newest else None
         stale = not spec.optional and (behind is None or behind > limit)
-        loads.append(Loads(entity, files, read, loaded, quarantined, newest, behind, stale))
+        loads.append(Loads(entity, files, read, loaded, quarantined, newest, stale))
     days = conn.execute(
         """
         select partition_date, entity, sum(rows_quarantined) from raw.file_ledger
@@ -630,13 +635,13 @@ def render(
     figures = {
         "sparklines": {(k.number, k.customer_type): charts.sparkline(k.history) for k in kpis},
         "stages": charts.stage_area(
-            [{"week": d, "stage": name(s), "order": name.order.get(s, 99), "customers": n}
+            [{"week": d, "stage": name(s), "order": name.rank(s), "customers": n}
              for d, s, n in stage_weeks],
             labels,
         ) if stage_weeks else "",
         "transitions": charts.transition_matrix(
-            [{"from": name(a), "to": name(b), "from_order": name.order.get(a, 99),
-              "to_order": name.order.get(b, 99), "customers": n} for a, b, n in transitions],
+            [{"from": name(a), "to": name(b), "from_order": name.rank(a),
+              "to_order": name.rank(b), "customers": n} for a, b, n in transitions],
             labels,
         ) if transitions else "",
         "rfm": charts.rfm_map(
@@ -695,7 +700,7 @@ def render(
         stage_weeks=weeks,
         stage_counts=sorted(
             ((s, n) for d, s, n in stage_weeks if d == week_end),
-            key=lambda p: name.order.get(p[0], 99),
+            key=lambda p: name.rank(p[0]),
         ),
         transitions=transitions,
         rfm=rfm,
