@@ -306,6 +306,7 @@ def run_benchmark(
 
     return {
         "scale": scale,
+        "engine": settings.engine,
         "customers": customers,
         "format": fmt,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -318,9 +319,15 @@ def run_benchmark(
         "peak_memory_mb": round(memory.peak_mb, 1),
         "definitions_load_seconds": round(definitions_seconds, 2),
         "weekly_report": weekly_report,
-        # the warehouse and the marts' file beside it
+        # the warehouse and the marts' file beside it (and on Spark, its tables and sources)
         "warehouse_mb": round(
-            sum(f.stat().st_size for f in (warehouse, settings.marts_path)) / 2**20, 1
+            sum(
+                f.stat().st_size
+                for f in (warehouse, settings.marts_path, *settings.spark_dir.rglob("*"))
+                if f.is_file()
+            )
+            / 2**20,
+            1,
         ),
     }
 
@@ -330,7 +337,7 @@ def format_report(report: dict[str, Any]) -> str:
     day_columns = "".join(f"{d['day'] + ' s':>14}" for d in dailies)
     lines = [
         f"crm-mart benchmark, scale {report['scale']} ({report['customers']:,} customers, "
-        f"{report['format']}), {report['machine']['cpus']} CPUs",
+        f"{report['format']}), engine {report['engine']}, {report['machine']['cpus']} CPUs",
         "",
         "rows: " + ", ".join(f"{k} {v:,}" for k, v in report["rows"].items()),
         "",
@@ -408,10 +415,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     bench_dir = data_dir_from_env() / "bench"
-    report = run_benchmark(args.scale, bench_dir / args.scale, args.fmt, regenerate=args.regenerate)
-    out = bench_dir / f"{args.scale}.json"
+    engine = load_settings(bench_dir / args.scale).engine  # CRM_ENGINE=spark: on Spark
+    name = args.scale if engine == "duckdb" else f"{args.scale}-{engine}"
+    report = run_benchmark(args.scale, bench_dir / name, args.fmt, regenerate=args.regenerate)
+    out = bench_dir / f"{name}.json"
     out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    others = [json.loads(p.read_text()) for p in bench_dir.glob("*.json") if p != out]
+    others = [
+        other
+        for other in (json.loads(p.read_text()) for p in bench_dir.glob("*.json") if p != out)
+        if other.get("engine", "duckdb") == engine  # scaling is compared on one engine
+    ]
     print(format_report(report))
     for line in scaling_lines(report, others):
         print(line)

@@ -42,6 +42,7 @@ DERIVED = (
     "models",
     "dbt",
     "dagster_home",
+    "spark",
     "_sample_shop_staging",
 )
 INIT_KEYS = {  # what `crm-mart init` asks for, by option
@@ -75,10 +76,17 @@ def use_data_dir(folder: Path) -> Settings:
 
 
 def ensure_dagster_home(settings: Settings) -> None:
+    """Dagster's home with its config, and its run, event and schedule databases created once
+    here: processes that start together on a new home (webserver, daemon, a launch) would
+    otherwise each create them and can leave Dagster's schema history with two heads."""
+    import dagster as dg
+
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / "dagster.yaml"
     if not config.exists():
         shutil.copyfile(DAGSTER_CONFIG, config)
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)):
+        pass
 
 
 # --- init ------------------------------------------------------------------------------------
@@ -239,6 +247,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_prepare(args: argparse.Namespace, settings: Settings) -> None:
     from dagster_project.transform.project import dbt_project_for, prepare
 
+    ensure_dagster_home(settings)
     parsed = prepare(settings)
     manifest = dbt_project_for(settings).manifest_path
     print(f"{'Parsed the dbt project' if parsed else 'Up to date'}: {manifest}")

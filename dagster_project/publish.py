@@ -29,6 +29,21 @@ def published_path(settings: Settings) -> Path:
     return settings.data_dir / "bi" / "crm_mart.duckdb"
 
 
+def _views_to_tables(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
+    """With dbt on Spark the marts are views over Spark's files, which the next build
+    rewrites: the copy holds their rows instead, so that it stays as it was published."""
+    views = conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = ? and table_type = 'VIEW'",
+        [catalog],
+    ).fetchall()
+    for schema, name in views:
+        view, table = f"{catalog}.{q(schema)}.{q(name)}", q(f"{name}__rows")
+        conn.execute(f"create table {catalog}.{q(schema)}.{table} as select * from {view}")
+        conn.execute(f"drop view {view}")
+        conn.execute(f"alter table {catalog}.{q(schema)}.{table} rename to {q(name)}")
+
+
 def publish_marts(conn: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
     """Copy the marts' file (conn has it attached) and swap the copy into place."""
     final = published_path(settings)
@@ -39,6 +54,7 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
     try:
         shutil.copyfile(settings.marts_path, building)
         conn.execute(f"attach {lit(str(building))} as bi_building")
+        _views_to_tables(conn, "bi_building")
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = 'bi_building' and table_type = 'BASE TABLE' order by 1, 2"

@@ -223,6 +223,12 @@ class DbtVars(_Strict):
 class PipelineSettings(_Strict):
     """The settings of ingestion, scores, campaigns, checks and schedules: dbt never sees them."""
 
+    engine: Literal["duckdb", "spark"] = setting(
+        "duckdb",
+        "Where dbt builds the models: duckdb (in the warehouse file) or spark (Apache Spark "
+        "through dbt-spark; docs/spark.md). Changing it makes dbt parse its project again.",
+        section="Engine",
+    )
     first_partition_date: date = setting(
         date(2024, 11, 1),
         "The first landing day (dt=) loaded; earlier days are listed as not loaded.",
@@ -464,6 +470,15 @@ class Settings:
             return first.replace(year=first.year - 20)
         except ValueError:  # 29 February
             return first.replace(year=first.year - 20, day=28)
+
+    @property
+    def engine(self) -> str:
+        return str(self.vars["engine"])
+
+    @property
+    def spark_dir(self) -> Path:
+        """Spark's tables, catalogue and the source tables handed to it (engine: spark)."""
+        return self.data_dir / "spark"
 
     @property
     def duckdb_memory_limit(self) -> str:

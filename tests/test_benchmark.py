@@ -23,6 +23,7 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path))
     report = run_benchmark("300", tmp_path / "bench" / "300", days=40)
     report = json.loads(json.dumps(report))  # what the JSON file holds
+    assert report["engine"] == "duckdb"
     assert set(report["rows"]) == {
         "customers", "orders", "order_items", "returns", "sessions", "events",
         "marketing_spend", "exchange_rates",

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,13 @@ def test_run_without_landing_files_says_where_to_put_them(tmp_path, capsys):
         main(["--data-dir", str(tmp_path / "shop"), "run"])
     assert stopped.value.code == 1
     assert "no landing files before today" in capsys.readouterr().err
+
+
+def test_init_creates_dagsters_databases_so_processes_started_together_do_not(tmp_path):
+    """Webserver, daemon and a launch opening a new home at once could each stamp Dagster's
+    schema history; init (and prepare, and every command) creates it once, with one head."""
+    main(["init", str(tmp_path / "shop")])
+    home = tmp_path / "shop" / "dagster_home"
+    for storage in ("history/runs.db", "schedules/schedules.db"):
+        with sqlite3.connect(home / storage) as db:
+            assert len(db.execute("select * from alembic_version").fetchall()) == 1, storage

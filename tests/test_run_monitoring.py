@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from dagster_project.cli import DAGSTER_CONFIG, recent_runs
+from dagster_project.cli import DAGSTER_CONFIG, ensure_dagster_home, recent_runs
 from dagster_project.run_launcher import process_alive, run_process
 from dagster_project.settings import load_settings
 
@@ -62,6 +62,9 @@ def test_a_killed_run_is_failed_by_the_daemon_and_the_queued_run_starts(tmp_path
     assert config["run_queue"]["max_concurrent_runs"] == 1
     config["run_monitoring"]["poll_interval_seconds"] = 1  # the shipped 30 s, shortened
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    settings = load_settings(tmp_path)
+    assert settings.dagster_home == home
+    ensure_dagster_home(settings)  # keeps this config; creates the databases before two processes
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         yaml.safe_dump(
@@ -127,7 +130,7 @@ def test_a_killed_run_is_failed_by_the_daemon_and_the_queued_run_starts(tmp_path
             (failure,) = instance.all_logs(long_run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
             assert f"the run's process (pid {pid}) is gone" in failure.message
             # crm-mart status shows it like any failed run
-            shown = recent_runs(instance, load_settings(tmp_path))
+            shown = recent_runs(instance, settings)
             assert [line.split()[2:4] for line in shown] == [
                 ["wait_job", "success"],
                 ["wait_job", "failure:"],

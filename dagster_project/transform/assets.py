@@ -26,6 +26,12 @@ from dagster_project.transform.project import (
     manifest_is_stale,
     vars_arg,
 )
+from dagster_project.transform.spark import (
+    SOURCES_ENV,
+    link_spark_tables,
+    source_tables,
+    write_sources,
+)
 
 _settings = load_settings()
 dbt_project = dbt_project_for(_settings)
@@ -103,7 +109,15 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
         config: DbtBuildConfig,
     ) -> Iterator[Any]:
         settings = warehouse.get_settings()
-        yield from start_build(context, dbt, config, settings).stream()
+        if settings.engine == "spark":
+            with warehouse.connect() as conn:
+                sources = write_sources(conn, settings, source_tables(dbt_project.manifest_path))
+            with _environment({SOURCES_ENV: ",".join(sources)}):
+                yield from start_build(context, dbt, config, settings).stream()
+            with warehouse.connect() as conn:
+                link_spark_tables(conn, settings, dbt_project.manifest_path)
+        else:
+            yield from start_build(context, dbt, config, settings).stream()
         prune_runs(RUNS_DIR, keep=int(settings.vars["dbt_runs_kept"]))
 
     return _step

@@ -26,6 +26,7 @@ def dbt_resource_for(settings: Settings) -> DbtCliResource:
         global_config_flags=["--log-path", str(settings.data_dir / "dbt" / "logs")],
         # the dbt of this environment, whether or not the venv is activated
         dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        target=settings.engine,  # profiles.yml names its outputs after the engines
     )
 
 
@@ -35,16 +36,24 @@ def vars_arg(settings: Settings) -> list[str]:
 
 
 def parsed_vars_path(settings: Settings) -> Path:
-    return dbt_project_for(settings).target_path / "parsed_vars.json"  # the last parse's vars
+    """The last parse's target and vars."""
+    return dbt_project_for(settings).target_path / "parsed_vars.json"
+
+
+def parse_inputs(settings: Settings) -> str:
+    """What a parse depends on besides the project's files: the target (the engine) and the
+    vars."""
+    return json.dumps({"target": settings.engine, "vars": settings.dbt_vars}, sort_keys=True)
 
 
 def manifest_is_stale(settings: Settings) -> bool:
     """No manifest yet, a file of the dbt project changed after it was written, or the shop's
-    settings for dbt changed (then the partial parse that runs copy would be of no use)."""
+    engine or settings for dbt changed (then the partial parse that runs copy would be of no
+    use)."""
     manifest, parsed = dbt_project_for(settings).manifest_path, parsed_vars_path(settings)
     if not manifest.exists() or not parsed.exists():
         return True
-    if parsed.read_text(encoding="utf-8") != vars_arg(settings)[1]:
+    if parsed.read_text(encoding="utf-8") != parse_inputs(settings):
         return True
     written = manifest.stat().st_mtime
     sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
@@ -62,7 +71,7 @@ def prepare(settings: Settings | None = None) -> bool:
     dbt_resource_for(settings).cli(
         ["parse", "--quiet", *vars_arg(settings)], target_path=project.target_path
     ).wait()
-    parsed_vars_path(settings).write_text(vars_arg(settings)[1], encoding="utf-8")
+    parsed_vars_path(settings).write_text(parse_inputs(settings), encoding="utf-8")
     return True
 
 

@@ -1,9 +1,7 @@
 {{
     config(
-        materialized=incremental_materialization(),
-        unique_key=['customer_id', 'activity_date'],
-        incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        **incremental_by_day('activity_date', ['customer_id', 'activity_date'])
     )
 }}
 -- One row per customer per day with activity, up to D: the day's sessions and events, and

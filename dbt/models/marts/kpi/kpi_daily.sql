@@ -1,8 +1,6 @@
 {{
     config(
-        materialized=incremental_materialization(),
-        unique_key=['calendar_date', 'customer_type'],
-        incremental_strategy='delete+insert',
+        **incremental_by_day('calendar_date', ['calendar_date', 'customer_type'])
     )
 }}
 -- One row per day and customer type (all, new, returning) up to D:

@@ -1,8 +1,6 @@
 {{
     config(
-        materialized=incremental_materialization(),
-        unique_key='registered_date',
-        incremental_strategy='delete+insert',
+        **incremental_by_day('registered_date', 'registered_date')
     )
 }}
 -- One row per registration day X: of the users who registered that day, how many had no

@@ -1,14 +1,14 @@
 {{
     config(
-        materialized=incremental_materialization(),
-        unique_key=['calendar_date', 'dimension', 'dimension_value'],
-        incremental_strategy='delete+insert',
+        **incremental_by_day('calendar_date', ['calendar_date', 'dimension', 'dimension_value'])
     )
 }}
 -- Customers per lifecycle stage per day (from the stage history, every day) and per RFM
 -- group (as of D, one day per build): the trend lines. One row per day, dimension
 -- ('lifecycle_stage' or 'rfm_group') and value. Incremental: each build adds the days
--- after the last one it holds, recomputing the last restate_days.
+-- after the last one it holds, recomputing the last restate_days. The RFM counts of past
+-- days cannot be computed again: a build carries those of the days it rewrites forward, so
+-- that each day it writes is whole (Spark replaces whole days).
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
@@ -89,6 +89,22 @@ final as (
     from rfm
     cross join as_of
     group by as_of.as_of_date, rfm.rfm_group
+
+    {% if is_incremental() %}
+        union all
+
+        select
+            kept.calendar_date,
+            kept.dimension,
+            kept.dimension_value,
+            kept.customers
+        from {{ this }} as kept
+        cross join as_of
+        where
+            kept.dimension = 'rfm_group'
+            and kept.calendar_date > {{ restate_boundary('calendar_date', "dimension = 'lifecycle_stage'") }}
+            and kept.calendar_date < as_of.as_of_date
+    {% endif %}
 )
 
 select * from final
