@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -118,11 +119,38 @@ def differences(duckdb_tables: dict, spark_tables: dict) -> list[str]:
     return found
 
 
+def checks_without_a_result(data: Path) -> list[tuple[str, str]]:
+    """The asset checks a run planned and never evaluated: dbt ran the test, but Dagster did
+    not read its result from dbt's output (one JSON event per line)."""
+    planned, evaluated = (
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    )
+    missing = []
+    with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
+        for run in instance.get_runs():
+            found = {}
+            for kind in (planned, evaluated):
+                records = instance.get_records_for_run(run.run_id, of_type=kind, limit=10**6)
+                found[kind] = {
+                    (event.asset_key.to_user_string(), event.check_name)
+                    for event in (
+                        r.event_log_entry.dagster_event.event_specific_data for r in records.records
+                    )
+                }
+            missing += sorted(found[planned] - found[evaluated])
+    return missing
+
+
 def test_the_pipeline_on_spark_equals_the_pipeline_on_duckdb(tmp_path):
     generate(SHOP, tmp_path / "generated")
     shops = {engine: tmp_path / engine for engine in ("duckdb", "spark")}
     for engine, data in shops.items():
         run_shop(data, tmp_path / "generated" / "landing", engine)
+
+    # every dbt test's result reached Dagster: Spark wrote nothing into dbt's event lines
+    for data in shops.values():
+        assert checks_without_a_result(data) == []
 
     built = {}
     for engine, data in shops.items():
