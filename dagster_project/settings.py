@@ -184,6 +184,45 @@ class DbtVars(_Strict):
         gt=0,
     )  # fmt: skip
 
+    phone_default_country: str = setting(
+        "CN",
+        "ISO 3166 country of a phone written without +country code when its row names no "
+        "country (orders, customers without one): decides the calling code in E.164.",
+        section="Identity", pattern=r"^[A-Z]{2}$",
+    )  # fmt: skip
+    identity_blocked_emails: list[str] = setting(
+        [
+            "info@",
+            "test@",
+            "admin@",
+            "sales@",
+            "support@",
+            "service@",
+            "orders@",
+            "noreply@",
+            "no-reply@",
+        ],
+        "Shared or role addresses that never join two identifiers into one person: 'info@' "
+        "is a local part at any domain, '@myshop.com' a whole domain (add the shop's own), "
+        "anything else one address. Compared after normalisation.",
+    )
+    identity_max_customer_ids: int = setting(
+        3,
+        "A person holds at most this many shop customer ids: an email or phone linked to "
+        "more is shared and joins nobody, and a group that would exceed it is split.",
+        gt=0,
+    )
+    identity_max_emails: int = setting(5, "... at most this many emails (the same rules).", gt=0)
+    identity_max_phones: int = setting(
+        5, "... at most this many phone numbers (the same rules).", gt=0
+    )
+    identity_max_anonymous_ids: int = setting(
+        10,
+        "... at most this many anonymous ids (browsers, devices): beyond it, the devices "
+        "with the fewest logged-in visits are not joined.",
+        gt=0,
+    )
+
     @field_validator("store_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

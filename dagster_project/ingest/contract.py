@@ -126,6 +126,8 @@ ENTITIES: dict[str, Entity] = {
             (
                 Column("order_id", required=True),
                 Column("customer_id"),
+                Column("email"),  # the buyer's, as given at checkout (guests too)
+                Column("phone"),
                 Column("status", ENUM, required=True, values=ORDER_STATUSES),
                 Column("created_at", TIMESTAMP, required=True),
                 Column("paid_at", TIMESTAMP),

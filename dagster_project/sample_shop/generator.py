@@ -39,6 +39,7 @@ from dagster_project.settings import load_settings
 
 # the summary generate() writes next to the landing files: what shop is there, how it was made
 SUMMARY_FILE = "_sample_shop.json"
+TRUTH_FILE = "_sample_shop_truth.parquet"  # the true person of every order and visit
 CHUNK_CUSTOMERS = 100_000  # fixed, so the output depends only on the seed and the size
 ID_BLOCK = 10**8  # ids are chunk * ID_BLOCK + running number
 SCALES = {  # customers; each brings about 3.7 order rows and 22 events
@@ -323,9 +324,36 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
     vo = np.concatenate(v_order)
     returns = _returns(xr, cfg, is_purchase & (refund_kind == 0), o_id, glob(o_cust),
                        o_time + paid_lag, total, in_usd, base)  # fmt: skip
+    # who placed each order and the email and phone given at checkout, from a stream of its
+    # own (the rest of the shop does not change with it). A guest checkout is an account
+    # holder's (25%), a guest's who may come back (60%), a buyer's at a shared role address
+    # (10%) or one with a phone only (5%). Forms: 0 none, 1 as the person writes it, 2 and 3
+    # spelt otherwise (case, spaces; dots and a plus-tag at gmail.com); phone 1 national, 2 +86.
+    ir = np.random.default_rng([cfg.seed, chunk, 2])
+    guest = o_cust < 0
+    g_kind = np.where(guest, ir.choice(4, size=n_ord, p=[0.25, 0.6, 0.1, 0.05]), -1)
+    account = np.where(g_kind == 0, ir.integers(0, n, n_ord), o_cust)
+    n_guests = max(1, int(guest.sum() * 0.75))  # fewer guests than guest orders: some return
+    guest_person = np.select(
+        [g_kind == 1, g_kind >= 2],
+        [ir.integers(0, n_guests, n_ord), n_guests + np.arange(n_ord)],
+        -1,
+    )
+    email_form = ir.choice(4, size=n_ord, p=[0.15, 0.65, 0.1, 0.1])
+    email_form = np.select([g_kind == 3, g_kind >= 0], [0, np.maximum(email_form, 1)], email_form)
+    phone_form = ir.choice(3, size=n_ord, p=[0.5, 0.25, 0.25])
+    phone_form = np.where(g_kind >= 2, 1 + ir.integers(0, 2, n_ord), phone_form)
+    phone_form = np.where((g_kind == 2) & (ir.random(n_ord) < 0.3), 0, phone_form)
+    email_kind = np.select([g_kind == 2, account >= 0, guest_person >= 0], [3, 1, 2], 0)
+    guest_no = np.where(guest_person >= 0, base + guest_person, -1)
     orders = _table(
         order_no=o_id[vo],
         customer_no=glob(o_cust[vo]),
+        buyer_no=glob(account[vo]),
+        guest_no=guest_no[vo],
+        email_kind=email_kind[vo].astype(np.int8),
+        email_form=email_form[vo].astype(np.int8),
+        phone_form=phone_form[vo].astype(np.int8),
         status=np.concatenate(v_status).astype(np.int8),
         created_at=o_time[vo],
         paid_at=np.where(is_purchase[vo], o_time[vo] + paid_lag[vo], np.nan),
@@ -350,6 +378,8 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
     )
 
     # sessions: one per order, browsing around purchases, prospects, anonymous visitors
+    # whose visit each is: the order's buyer (a guest's: -1, see guest_of_order)
+    buyer_of_order, guest_of_order = glob(account), guest_no
     s_cust, s_start, s_kind = (
         [o_cust],
         [o_time - rng.uniform(2, 25, n_ord) / 1440.0],
@@ -390,14 +420,19 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
     sc = np.concatenate(s_cust)
     st = np.concatenate(s_start)
     sk = np.concatenate(s_kind)
+    s_true = np.concatenate([buyer_of_order, glob(sc[n_ord:])])
+    s_guest = np.concatenate([guest_of_order, np.full(sc.size - n_ord, -1)])
     keep = (st >= 0) & (st < days)
-    sc, st, sk = sc[keep], st[keep], sk[keep]
+    sc, st, sk, s_true, s_guest = sc[keep], st[keep], sk[keep], s_true[keep], s_guest[keep]
     order_of_session = np.where(np.arange(keep.size) < n_ord, np.arange(keep.size), -1)[keep]
     ns = sc.size
     s_id = base + np.arange(ns)
     # a customer's device id is their number; a visitor who never logs in gets a negative one
     anon_no = np.where(sc >= 0, glob(sc), -(base + np.arange(ns) + 1))
     logged_in = (sc >= 0) & (sk != 6)
+    # families: every 40th customer's next one logs in on their device for half their visits
+    family = logged_in & (sc % 40 == 1) & (ir.random(ns) < 0.5)
+    anon_no = np.where(family, glob(sc - 1), anon_no)
 
     # events of each session
     n_views = 1 + rng.poisson(np.where(sk == 5, 0.4, 0.6))
@@ -466,6 +501,8 @@ def generate_chunk(cfg: ShopConfig, chunk: int, n: int, clock: Clock) -> dict[st
     device = rng.choice(3, size=ns, p=[0.7, 0.25, 0.05])
     sessions = _table(
         session_no=s_id,
+        true_customer_no=s_true,
+        true_guest_no=s_guest,
         anon_no=anon_no,
         customer_no=np.where(logged_in, glob(sc), -1),
         started_at=st,
@@ -613,10 +650,41 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
     cities = _sql_list([c for _, c, _ in PROVINCES])
     tiers = "[" + ", ".join(str(t) for _, _, t in PROVINCES) + "]"
     start = cfg.start.isoformat()
+    # a person's own address: every third customer and every other guest at gmail.com
+    account_email = (
+        "case when customer_no % 3 = 0 then 'c.' || customer_no || '@gmail.com' "
+        "else 'c' || customer_no || '@example.com' end"
+    )
+    guest_local = "case when guest_no % 2 = 0 then 'g.' || guest_no else 'g' || guest_no end"
+    guest_domain = "case when guest_no % 2 = 0 then 'gmail.com' else 'example.net' end"
+    buyer_email = account_email.replace("customer_no", "buyer_no")
+    e_local = (
+        f"case email_kind when 1 then split_part({buyer_email}, '@', 1) else {guest_local} end"
+    )
+    e_domain = (
+        f"case email_kind when 1 then split_part({buyer_email}, '@', 2) else {guest_domain} end"
+    )
+    order_email = f"""case when email_form = 0 or email_kind = 0 then null
+        when email_kind = 3 then ['info@acme-trading.cn', ' INFO@acme-trading.cn',
+            'Info@Acme-Trading.cn'][email_form]
+        when email_form = 1 then {e_local} || '@' || {e_domain}
+        when email_form = 2 then ' ' || upper({e_local}) || '@' || upper({e_domain}) || ' '
+        when {e_domain} = 'gmail.com' then replace({e_local}, '.', '') || '+shop@gmail.com'
+        else upper(left({e_local}, 1)) || substr({e_local}, 2) || '@' || {e_domain} end"""
+    # an account holder's 13x number, a guest's 15x: the same person, the same number
+    national = (
+        "case when buyer_no >= 0 then '13' || (buyer_no % 10) "
+        "|| lpad(((buyer_no * 7919) % 100000000)::varchar, 8, '0') "
+        "else '15' || lpad(((guest_no * 7919) % 1000000000)::varchar, 9, '0') end"
+    )
+    order_phone = f"""case phone_form
+        when 1 then left({national}, 3) || ' ' || substr({national}, 4, 4) || ' '
+            || substr({national}, 8)
+        when 2 then '+86' || {national} end"""
     return {
         "customers": (
             f"""select {cust_id} as customer_id,
-                case email_style when 0 then 'c' || customer_no || '@example.com'
+                case email_style when 0 then {account_email}
                     when 2 then 'not-an-email' end as email,
                 case phone_style
                     when 0 then '+86 13' || (customer_no % 10) || ' '
@@ -648,7 +716,7 @@ def _entity_sql(cfg: ShopConfig) -> dict[str, tuple[str, str, list[tuple[str, st
         ),
         "orders": (
             f"""select 'O' || lpad(order_no::varchar, 11, '0') as order_id,
-                {opt_cust} as customer_id,
+                {opt_cust} as customer_id, {order_email} as email, {order_phone} as phone,
                 {_sql_list(ORDER_STATUSES)}[status + 1] as status,
                 {z("created_at")} as created_at, {z("paid_at")} as paid_at,
                 {CURRENCIES}[currency + 1] as currency, {money("order_total")} as order_total,
@@ -865,6 +933,7 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, Any]:
                 "partition_by (dt), filename_pattern 'part_{i}', overwrite_or_ignore true)"
             )
             (counts[name],) = one(con, "select count(*) from src")
+        _write_truth(con, staging, landing / TRUTH_FILE)
     finally:
         con.close()
     shutil.rmtree(staging, ignore_errors=True)
@@ -875,15 +944,45 @@ def generate(cfg: ShopConfig, data_dir: Path) -> dict[str, Any]:
         "bad_files": bad_files,
         # every file written: a later run may replace these, and nothing else
         "files": sorted(
-            p.relative_to(landing).as_posix()
-            for name in ENTITY_NAMES
-            for p in (landing / name).rglob("*")
-            if p.is_file()
+            [
+                TRUTH_FILE,
+                *(
+                    p.relative_to(landing).as_posix()
+                    for name in ENTITY_NAMES
+                    for p in (landing / name).rglob("*")
+                    if p.is_file()
+                ),
+            ]
         ),
         "generated_at": datetime.now().isoformat(timespec="seconds"),
     }
     (landing / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
+
+
+def _write_truth(con: duckdb.DuckDBPyConnection, staging: Path, path: Path) -> None:
+    """Who really placed each order and made each visit (entity, row_id, person): C... a
+    customer, G... a guest, V... a visitor never identified. The identity tests measure the
+    stitching against it; the pipeline never reads it."""
+    person = (
+        "case when {c} >= 0 then 'C' || lpad({c}::varchar, 8, '0') "
+        "when {g} >= 0 then 'G' || lpad({g}::varchar, 11, '0') end"
+    )
+    order_person = person.format(c="buyer_no", g="guest_no")
+    visit_person = person.format(c="true_customer_no", g="true_guest_no")
+    visitor = "'V' || lpad((-anon_no)::varchar, 11, '0')"
+    con.execute(
+        f"""copy (
+            select distinct 'orders' as entity, 'O' || lpad(order_no::varchar, 11, '0') as row_id,
+                {order_person} as person
+            from read_parquet('{(staging / "orders").as_posix()}/*.parquet')
+            union all
+            select 'sessions', 'S' || lpad(session_no::varchar, 11, '0'),
+                coalesce({visit_person}, {visitor})
+            from read_parquet('{(staging / "sessions").as_posix()}/*.parquet')
+            order by entity, row_id
+        ) to '{path.as_posix()}' (format parquet)"""
+    )
 
 
 def config_summary(cfg: ShopConfig) -> dict[str, object]:

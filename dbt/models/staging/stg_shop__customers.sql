@@ -59,6 +59,7 @@ final as (
         customer_id,
         nullif(lower(trim(email)), '') as email,
         {{ is_valid_email('lower(trim(email))') }} as has_valid_email,
+        {{ normalize_email('email') }} as email_key,
         phone as phone_raw,
         {{ normalize_phone('phone', 'country') }} as phone_e164,
         gender,

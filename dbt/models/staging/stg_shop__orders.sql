@@ -38,6 +38,8 @@ final as (
         order_id,
         customer_id,
         customer_id is null as is_guest,
+        {{ normalize_email('email') }} as email_key,
+        {{ normalize_phone('phone') }} as phone_e164,
         status,
         created_at,
         {{ to_store_date('created_at') }} as created_date,

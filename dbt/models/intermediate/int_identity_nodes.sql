@@ -1,0 +1,86 @@
+-- One row per customer id, email and phone of the identity graph (docs/identity.md): when
+-- it was first loaded and first seen, how many identifiers of each kind it is linked to,
+-- and why it joins nobody: a blocked address (identity_blocked_emails), or an email or
+-- phone linked to more customer ids, emails or phones than a person may hold (shared).
+{%- set caps = {
+    'customer_id': var('identity_max_customer_ids'),
+    'email': var('identity_max_emails'),
+    'phone': var('identity_max_phones'),
+} %}
+with edges as (
+    select * from {{ ref('int_identity_edges') }}
+),
+
+strong_edges as (
+    select * from edges
+    where kind_a != 'anonymous_id' and kind_b != 'anonymous_id'
+),
+
+nodes as (
+    select
+        kind_b as kind,
+        id_b as id,
+        kind_b || ':' || id_b as node,
+        first_loaded_at,
+        first_seen_at
+    from strong_edges
+    where kind_a = kind_b and id_a = id_b
+),
+
+-- the other end of each link, both ways
+linked as (
+    select
+        kind_a as kind,
+        id_a as id,
+        kind_b as linked_kind,
+        id_b as linked_id
+    from strong_edges
+    where kind_a != kind_b or id_a != id_b
+
+    union all
+
+    select
+        kind_b as kind,
+        id_b as id,
+        kind_a as linked_kind,
+        id_a as linked_id
+    from strong_edges
+    where kind_a != kind_b or id_a != id_b
+),
+
+linked_counts as (
+    select
+        kind,
+        id,
+        count(distinct case when linked_kind = 'customer_id' then linked_id end) as linked_customer_ids,
+        count(distinct case when linked_kind = 'email' then linked_id end) as linked_emails,
+        count(distinct case when linked_kind = 'phone' then linked_id end) as linked_phones
+    from linked
+    group by kind, id
+),
+
+final as (
+    select
+        nodes.kind,
+        nodes.id,
+        nodes.node,
+        nodes.first_loaded_at,
+        nodes.first_seen_at,
+        coalesce(linked_counts.linked_customer_ids, 0) as linked_customer_ids,
+        coalesce(linked_counts.linked_emails, 0) as linked_emails,
+        coalesce(linked_counts.linked_phones, 0) as linked_phones,
+        case
+            when nodes.kind = 'email' and {{ is_blocked_email('nodes.id') }}
+                then 'blocked address (identity_blocked_emails)'
+            {%- for kind, cap in caps.items() %}
+                when nodes.kind != 'customer_id' and linked_counts.linked_{{ kind }}s > {{ cap }}
+                    then
+                        'shared: linked to ' || cast(linked_counts.linked_{{ kind }}s as {{ dbt.type_string() }})
+                        || ' {{ kind }}s (identity_max_{{ kind }}s is {{ cap }})'
+            {%- endfor %}
+        end as withheld_reason
+    from nodes
+    left join linked_counts on nodes.kind = linked_counts.kind and nodes.id = linked_counts.id
+)
+
+select * from final
