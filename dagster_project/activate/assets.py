@@ -90,8 +90,8 @@ def build_campaign_assets(campaigns: list[Campaign]) -> list[Any]:
                 "customer_facts",
                 "customer_lifecycle",
                 "customer_rfm",
-                "stg_shop__events",
-                "stg_shop__orders",
+                "int_events_by_person",
+                "int_orders_by_person",
             )
         ]
         + [RISK_KEY],  # the churn_risk condition

@@ -129,7 +129,10 @@ def audience_base_sql(settings: Settings, with_churn_risk: bool) -> str:
             f.birth_date,
             f.gender,
             f.city_tier,
+            f.shop_customer_id,
+            f.push_customer_id,
             f.email,
+            f.email_key,
             f.has_valid_email,
             f.phone_e164 as phone,
             f.is_reachable_by_email,
@@ -169,14 +172,14 @@ def condition_sql(key: str, value: Any, settings: Settings, day: date) -> str:
         start = end - timedelta(hours=int(value["hours"]))
         window = f"timestamp '{start}' < e.occurred_at and e.occurred_at <= timestamp '{end}'"
         no_purchase = (
-            "and not exists (select 1 from staging.stg_shop__orders as o "
+            "and not exists (select 1 from intermediate.int_orders_by_person as o "
             "where o.customer_id = e.customer_id and o.is_purchase "
             f"and o.paid_at >= e.occurred_at and o.paid_at <= timestamp '{end}')"
             if value.get("without_purchase")
             else ""
         )
         return (
-            "exists (select 1 from staging.stg_shop__events as e "
+            "exists (select 1 from intermediate.int_events_by_person as e "
             f"where e.customer_id = b.customer_id and e.event_type = {lit(value['type'])} "
             f"and {window} {no_purchase})"
         )

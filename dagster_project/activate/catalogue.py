@@ -25,7 +25,9 @@ CUSTOMER_TYPES = ("new", "returning", "prospect")  # prospect: never bought
 
 # field -> the channels allowed to export it (None: every channel but customer_match)
 EXPORT_FIELDS: dict[str, tuple[str, ...] | None] = {
-    "customer_id": None,
+    "customer_id": None,  # the person (docs/identity.md)
+    "shop_customer_id": None,  # their most recently updated shop account
+    "push_customer_id": None,  # their newest account with push consent: push sends to it
     "email": None,
     "phone": None,
     "member_tier": None,
@@ -41,7 +43,7 @@ EXPORT_FIELDS: dict[str, tuple[str, ...] | None] = {
     "phone_sha256": ("customer_match",),
 }
 # the field that carries the address of each channel: it must be exported
-CONTACT_FIELD = {"email": "email", "sms": "phone", "push": "customer_id"}
+CONTACT_FIELD = {"email": "email", "sms": "phone", "push": "push_customer_id"}
 
 REQUIRED = (
     "id",

@@ -39,9 +39,7 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 FIELD_SQL = {
-    "email_sha256": (
-        "case when coalesce(b.has_valid_email, false) then sha256(lower(trim(b.email))) end"
-    ),
+    "email_sha256": ("case when coalesce(b.has_valid_email, false) then sha256(b.email_key) end"),
     "phone_sha256": "case when b.phone is not null then sha256(b.phone) end",
 }
 

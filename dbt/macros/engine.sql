@@ -6,6 +6,12 @@
     {{ return('incremental' if target.type == 'duckdb' else 'table') }}
 {%- endmacro %}
 
+{#- How a view of the project is built: a view on DuckDB; on Spark a table, whose Parquet
+    files the pipeline's Python steps read (they cannot read a Spark view). -#}
+{% macro view_materialization() -%}
+    {{ return('view' if target.type == 'duckdb' else 'table') }}
+{%- endmacro %}
+
 {#- The config of an incremental model whose every build rewrites whole days: all of its
     rows of each day from the restate boundary on. On DuckDB those rows are replaced by
     `unique_key` (delete+insert); on Spark the table is partitioned by the day and the days

@@ -66,3 +66,61 @@
         {%- endfor %}
     end
 {%- endmacro %}
+
+{#- The persons whose identifiers changed since `relation` was last built (rows int_identity_map
+    wrote since, and the persons those identifiers left): an incremental model kept per
+    person rebuilds them whole. Without a relation (a table that keeps no build time), those
+    of this dbt invocation. A subquery of one column, customer_id; empty in a full build. -#}
+{% macro restated_persons(relation=none) -%}
+    {%- if not is_incremental() -%}
+        select cast(null as {{ dbt.type_string() }}) as customer_id where 1 = 0
+    {%- else -%}
+    {%- set changes -%}
+        (select * from {{ ref('int_identity_map') }}
+        where _built_at {% if relation -%}
+            > (select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ relation }})
+        {%- else -%}
+            = {{ build_started_at() }}
+        {%- endif %})
+    {%- endset -%}
+    select changed.person_id as customer_id from {{ changes }} as changed
+    where changed.person_id is not null
+    union
+    select changed.previous_person_id as customer_id from {{ changes }} as changed
+    where changed.previous_person_id is not null
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A pre-hook: forget the rows of the restated persons; the build writes them again. -#}
+{% macro forget_restated_persons(relation) -%}
+    {%- if is_incremental() -%}
+        delete from {{ relation }} where customer_id in ({{ restated_persons(relation) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The rows of a staging model of visits or events (sessions, events) with customer_id the
+    person: of the logged-in customer id, else of the anonymous id; the shop's customer id
+    stays in shop_customer_id. The body of int_sessions_by_person and int_events_by_person. -#}
+{% macro visits_by_person(staging_model) -%}
+with visits as (
+    select * from {{ ref(staging_model) }}
+),
+
+identity_map as (
+    select * from {{ ref('int_identity_map') }}
+),
+
+final as (
+    select
+        {{ star(ref(staging_model), except=['customer_id'], relation_alias='visits') }},
+        visits.customer_id as shop_customer_id,
+        coalesce(by_customer.person_id, by_browser.person_id) as customer_id
+    from visits
+    left join identity_map as by_customer
+        on by_customer.identifier_kind = 'customer_id' and visits.customer_id = by_customer.identifier
+    left join identity_map as by_browser
+        on by_browser.identifier_kind = 'anonymous_id' and visits.anonymous_id = by_browser.identifier
+)
+
+select * from final
+{%- endmacro %}

@@ -16,15 +16,3 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The days a table of transitions (transition_date) restates before an incremental build
-    adds the days after its last one: the last restate_days days, as the spells it is made
-    from (macro restate_boundary). When every spell was written by one build (a full refresh
-    of the spells, which takes in data older than those days), all of it. For a pre-hook. -#}
-{% macro rewind_transitions(spells) -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }}
-        where
-            transition_date > {{ restate_boundary('transition_date') }}
-            or (select min(_built_at) = max(_built_at) from {{ spells }})
-    {%- endif -%}
-{%- endmacro %}

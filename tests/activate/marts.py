@@ -10,7 +10,8 @@ FACTS = {
     "member_tier": "varchar", "favourite_category": "varchar",
     "days_since_last_purchase": "integer", "tier_net_revenue": "decimal(18,2)",
     "has_downgrade_risk": "boolean", "birth_date": "date", "gender": "varchar",
-    "city_tier": "integer", "email": "varchar", "has_valid_email": "boolean",
+    "city_tier": "integer", "email": "varchar", "email_key": "varchar",
+    "has_valid_email": "boolean", "shop_customer_id": "varchar", "push_customer_id": "varchar",
     "phone_e164": "varchar", "days_since_registration": "integer",
     "amount_to_next_tier": "decimal(18,2)", "is_reachable_by_email": "boolean",
     "is_reachable_by_sms": "boolean", "is_reachable_by_push": "boolean",
@@ -31,7 +32,10 @@ DEFAULTS = {
 def customer(customer_id: str, **attributes: object) -> dict:
     return {
         "customer_id": customer_id,
+        "shop_customer_id": customer_id,
+        "push_customer_id": customer_id,
         "email": f"{customer_id}@example.com",
+        "email_key": f"{customer_id}@example.com".lower(),
         "phone_e164": "+8613800138000",
         **DEFAULTS,
         **attributes,
@@ -45,16 +49,16 @@ def build_marts(
     events: list[tuple] = (),
     purchases: list[tuple] = (),
 ) -> None:
-    """marts.customer_facts/lifecycle/rfm as of `day`, and staging events (customer, type, UTC
-    time) and purchases (customer, paid UTC time)."""
-    conn.execute("create schema if not exists staging")  # (marts: open_warehouse makes it)
+    """marts.customer_facts/lifecycle/rfm as of `day`, and the persons' events (customer, type,
+    UTC time) and purchases (customer, paid UTC time)."""
+    conn.execute("create schema if not exists intermediate")  # (marts: open_warehouse makes it)
     conn.execute(f"create or replace table marts.customer_facts ({', '.join(f'{c} {t}' for c, t in FACTS.items())})")  # fmt: skip
     conn.execute(f"create or replace table marts.customer_lifecycle ({', '.join(f'{c} {t}' for c, t in LIFECYCLE.items())})")  # fmt: skip
     conn.execute(
         "create or replace table marts.customer_rfm (customer_id varchar, rfm_group varchar)"
     )
-    conn.execute("create or replace table staging.stg_shop__events (customer_id varchar, event_type varchar, occurred_at timestamp)")  # fmt: skip
-    conn.execute("create or replace table staging.stg_shop__orders (customer_id varchar, is_purchase boolean, paid_at timestamp)")  # fmt: skip
+    conn.execute("create or replace table intermediate.int_events_by_person (customer_id varchar, event_type varchar, occurred_at timestamp)")  # fmt: skip
+    conn.execute("create or replace table intermediate.int_orders_by_person (customer_id varchar, is_purchase boolean, paid_at timestamp)")  # fmt: skip
     rows = [{**DEFAULTS, **c, "as_of_date": day} for c in customers]
     insert(conn, "marts.customer_facts", list(FACTS), [[r.get(c) for c in FACTS] for r in rows])
     insert(
@@ -65,10 +69,15 @@ def build_marts(
     )
     ranked = [[r["customer_id"], r["rfm_group"]] for r in rows if r["rfm_group"]]
     insert(conn, "marts.customer_rfm", ["customer_id", "rfm_group"], ranked)
-    insert(conn, "staging.stg_shop__events", ["customer_id", "event_type", "occurred_at"], events)
     insert(
         conn,
-        "staging.stg_shop__orders",
+        "intermediate.int_events_by_person",
+        ["customer_id", "event_type", "occurred_at"],
+        events,
+    )
+    insert(
+        conn,
+        "intermediate.int_orders_by_person",
         ["customer_id", "is_purchase", "paid_at"],
         [(customer_id, True, paid_at) for customer_id, paid_at in purchases],
     )

@@ -116,11 +116,12 @@ def test_the_features_of_d_equal_those_of_a_labelled_cutoff_of_the_same_day(
         f"delete from raw.{table} where regexp_extract(_source_file, 'dt=([0-9-]+)', 1) > '{x}'"
         for table in ("customers", "orders", "order_items", "sessions", "events")
     ))  # fmt: skip
-    # 25 buyers with visits whose order lines never arrived: their favourite category is the
-    # most viewed, which is not a churn feature (a buyer's favourite is the most units bought)
-    visitors = "select customer_id from raw.events where customer_id is not null group by 1 order by 1 limit 25"
+    # 25 buyers (persons) with visits whose order lines never arrived, their guest checkouts'
+    # too: their favourite category is the most viewed, which is not a churn feature (a
+    # buyer's favourite is the most units bought)
+    visitors = "select customer_id from intermediate.int_events_by_person where customer_id is not null group by 1 order by 1 limit 25"
     lineless = {c for (c,) in query(copy, visitors)}
-    execute(copy, f"delete from raw.order_items where order_id in (select order_id from raw.orders where customer_id in ({visitors}))")  # fmt: skip
+    execute(copy, f"delete from raw.order_items where order_id in (select order_id from intermediate.int_orders_by_person where customer_id in ({visitors}))")  # fmt: skip
     features = "* exclude (churned, _built_at)"
 
     def build_and_read(d: date) -> list[tuple]:

@@ -34,19 +34,19 @@ favourite_at_d as (
 ),
 
 order_versions as (
-    select * from {{ ref('stg_shop__order_versions') }}
+    select * from {{ ref('int_order_versions_by_person') }}
 ),
 
 customer_snapshots as (
-    select * from {{ ref('stg_shop__customer_snapshots') }}
+    select * from {{ ref('int_customer_snapshots_by_person') }}
 ),
 
 orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_by_person') }}
 ),
 
 returns as (
-    select * from {{ ref('stg_shop__returns') }}
+    select * from {{ ref('int_returns_by_person') }}
     where is_counted
 ),
 

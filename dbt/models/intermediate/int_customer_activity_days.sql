@@ -1,23 +1,30 @@
 {{
     config(
+        materialized=incremental_materialization(),
+        unique_key=['customer_id', 'activity_date'],
+        incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        **incremental_by_day('activity_date', ['customer_id', 'activity_date'])
+        pre_hook="{{ forget_restated_persons(this) }}",
     )
 }}
+-- depends_on: {{ ref('int_identity_map') }} (read by an incremental build: restated_persons)
 -- One row per customer per day with activity, up to D: the day's sessions and events, and
 -- the strongest prospect signal of the day: 4 unpaid order, 3 cart or checkout,
--- 2 favourite/inquiry/search, 1 any visit. Incremental: each build recomputes the days
--- from restate_days before its last day on (an order paid later stops being unpaid).
+-- 2 favourite/inquiry/search, 1 any visit. Customers are persons: a browser joined to a
+-- person brings the visits made before they logged in. Incremental: each build recomputes
+-- the days from restate_days before its last day on (an order paid later stops being
+-- unpaid), and every day of the persons whose identifiers changed (macro restated_persons);
+-- on Spark, where a row cannot be deleted, it is rebuilt whole.
 with orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_by_person') }}
 ),
 
 events as (
-    select * from {{ ref('stg_shop__events') }}
+    select * from {{ ref('int_events_by_person') }}
 ),
 
 sessions as (
-    select * from {{ ref('stg_shop__sessions') }}
+    select * from {{ ref('int_sessions_by_person') }}
 ),
 
 as_of as (
@@ -32,6 +39,10 @@ since as (
     {% endif %}
 ),
 
+restated as (
+    {{ restated_persons(this) }}
+),
+
 signals as (
     select
         orders.customer_id,
@@ -43,7 +54,10 @@ signals as (
     cross join since
     where
         orders.paid_at is null and orders.customer_id is not null
-        and (since.from_date is null or orders.created_date >= since.from_date)
+        and (
+            since.from_date is null or orders.created_date >= since.from_date
+            or orders.customer_id in (select restated.customer_id from restated)
+        )
 
     union all
 
@@ -64,7 +78,10 @@ signals as (
     -- filter before grouping: a daily build reads only the recent events
     where
         events.customer_id is not null
-        and (since.from_date is null or events.occurred_date >= since.from_date)
+        and (
+            since.from_date is null or events.occurred_date >= since.from_date
+            or events.customer_id in (select restated.customer_id from restated)
+        )
     group by events.customer_id, events.occurred_date
 
     union all
@@ -79,7 +96,10 @@ signals as (
     cross join since
     where
         sessions.customer_id is not null
-        and (since.from_date is null or sessions.started_date >= since.from_date)
+        and (
+            since.from_date is null or sessions.started_date >= since.from_date
+            or sessions.customer_id in (select restated.customer_id from restated)
+        )
     group by sessions.customer_id, sessions.started_date
 ),
 

@@ -8,6 +8,7 @@
         post_hook="{% if is_incremental() %}delete from {{ this }} where favourite_category is null{% endif %}",
     )
 }}
+-- depends_on: {{ ref('int_identity_map') }} (read by an incremental build: restated_persons)
 -- Each customer's favourite category as of D (docs/metrics.md, "Customer facts"): the most units
 -- bought; for a customer who bought nothing, the most viewed; ties alphabetically. One row
 -- per customer with a bought or viewed category; favourite_is_bought tells which (the churn
@@ -15,11 +16,12 @@
 -- Incremental, because it reads every order line and every event: a build recomputes only
 -- the customers with orders, order lines or events loaded since the last build (its rows
 -- keep the newest load time of each source), or dated after the last build's D up to this
--- one. A D earlier than the last build's starts again from scratch (the pre-hook empties
--- the table). A customer whose recomputed favourite is gone is deleted (the post-hook).
+-- one, and the persons whose identifiers changed (int_identity_map). A D earlier than the
+-- last build's starts again from scratch (the pre-hook empties the table). A customer whose
+-- recomputed favourite is gone is deleted (the post-hook).
 -- Every row needs favourite_is_bought (the churn features read it): a table built before
 -- the column existed fails the build (on_schema_change) until it is rebuilt with --full-refresh.
--- The staging tables are read by name, not through import CTEs: DuckDB copies a CTE read
+-- The staging tables and the views by person are read by name, not through import CTEs: DuckDB copies a CTE read
 -- more than once into a temporary table first, all 61M events of it.
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
@@ -46,7 +48,7 @@ loaded as (
     -- that was empty at the last build has no watermark: all of its rows are new
     scope as (
         select orders.customer_id
-        from {{ ref('stg_shop__orders') }} as orders
+        from {{ ref('int_orders_by_person') }} as orders
         cross join previous
         cross join as_of
         where
@@ -63,7 +65,7 @@ loaded as (
         select orders.customer_id
         from {{ ref('stg_shop__order_items') }} as order_items
         cross join previous
-        inner join {{ ref('stg_shop__orders') }} as orders on order_items.order_id = orders.order_id
+        inner join {{ ref('int_orders_by_person') }} as orders on order_items.order_id = orders.order_id
         where
             orders.customer_id is not null
             and (
@@ -74,7 +76,7 @@ loaded as (
         union
 
         select events.customer_id
-        from {{ ref('stg_shop__events') }} as events
+        from {{ ref('int_events_by_person') }} as events
         cross join previous
         cross join as_of
         where
@@ -85,24 +87,30 @@ loaded as (
                 or events._loaded_at > previous.events_loaded_through
                 or (events.occurred_date > previous.as_of_date and events.occurred_date <= as_of.as_of_date)
             )
+
+        union
+
+        -- the persons whose identifiers changed in this build: their orders and events are
+        -- others now
+        {{ restated_persons() }}
     ),
 
     scoped_orders as (
-        select * from {{ ref('stg_shop__orders') }}
+        select * from {{ ref('int_orders_by_person') }}
         where customer_id in (select scope.customer_id from scope)
     ),
 
     scoped_events as (
-        select * from {{ ref('stg_shop__events') }}
+        select * from {{ ref('int_events_by_person') }}
         where customer_id in (select scope.customer_id from scope)
     ),
 {% else %}
     scoped_orders as (
-        select * from {{ ref('stg_shop__orders') }}
+        select * from {{ ref('int_orders_by_person') }}
     ),
 
     scoped_events as (
-        select * from {{ ref('stg_shop__events') }}
+        select * from {{ ref('int_events_by_person') }}
     ),
 {% endif %}
 

@@ -1,12 +1,13 @@
--- One row per person the shop knows as of D: a profile, or a customer_id seen in orders,
--- sessions or events (a profile may arrive later: such orphans are kept, not dropped).
+-- One row per person the shop knows as of D (docs/identity.md): a person with an account, or
+-- seen in orders (a guest with an email or phone is a person of their own), sessions or
+-- events (a profile may arrive later: such orphans are kept, not dropped).
 -- Visits and events are read from the activity days, one row per customer and day.
 with customers as (
-    select * from {{ ref('stg_shop__customers') }}
+    select * from {{ ref('int_customer_profiles') }}
 ),
 
 orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_by_person') }}
 ),
 
 activity as (

@@ -1,11 +1,12 @@
 -- One row per customer per purchase day, up to D, with the customer's sequence: which purchase
 -- day this is, the first one, the previous one and the next one (null when none). Several
--- purchases on one day are one purchase day; revenue counts every order. Guests are not
--- customers. The KPI marts, the customer facts and the stage history all start here.
+-- purchases on one day are one purchase day; revenue counts every order. Customers are
+-- persons (int_orders_by_person): a guest checkout counts for the person it resolves to.
+-- The KPI marts, the customer facts and the stage history all start here.
 -- Returns as seen on D (macro purchase_day_ctes): a sale returned in full within
 -- return_window_days is no purchase, the others lower the net revenue of the day they return.
 with orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_by_person') }}
 ),
 
 as_of as (
@@ -13,7 +14,7 @@ as_of as (
 ),
 
 returns as (
-    select * from {{ ref('stg_shop__returns') }}
+    select * from {{ ref('int_returns_by_person') }}
     where is_counted
 ),
 
@@ -32,7 +33,7 @@ sales as (
     cross join as_of
     where
         orders.is_sale
-        and not orders.is_guest
+        and orders.customer_id is not null
         and orders.paid_date <= as_of.as_of_date
 ),
 

@@ -1,5 +1,7 @@
 -- One row per known customer as of D: value, recency, activity, profile, consent, tier and
--- the buy-till-you-die summary (docs/metrics.md, "Customer facts").
+-- the buy-till-you-die summary (docs/metrics.md, "Customer facts"). A customer is a person
+-- (docs/identity.md): every account, guest checkout and browser of theirs counts here once;
+-- the profile and contacts are their best ones (int_customer_profiles).
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
@@ -23,7 +25,7 @@ known as (
 ),
 
 customers as (
-    select * from {{ ref('stg_shop__customers') }}
+    select * from {{ ref('int_customer_profiles') }}
 ),
 
 purchase_days as (
@@ -150,7 +152,11 @@ final as (
         favourite.favourite_category,
         {{ safe_divide('purchases.deal_orders', 'purchases.orders') }} as deal_order_share,
         coalesce(profiles.profile_completeness, 0) as profile_completeness,
+        customers.shop_customer_id,
+        coalesce(customers.shop_customer_ids, 0) as shop_customer_ids,
+        customers.push_customer_id,
         customers.email,
+        customers.email_key,
         customers.has_valid_email,
         customers.phone_e164,
         customers.gender,
@@ -163,7 +169,7 @@ final as (
         -- who can be contacted on which channel: consent and a usable address
         coalesce(customers.email_opt_in and customers.has_valid_email, false) as is_reachable_by_email,
         coalesce(customers.sms_opt_in and customers.phone_e164 is not null, false) as is_reachable_by_sms,
-        coalesce(customers.push_opt_in, false) as is_reachable_by_push,
+        coalesce(customers.push_opt_in and customers.push_customer_id is not null, false) as is_reachable_by_push,
         coalesce(purchases.tier_net_revenue, 0) as tier_net_revenue,
         coalesce(tiers.member_tier, {{ member_tier(0) }}) as member_tier,
         {{ amount_to_next_tier('coalesce(purchases.tier_net_revenue, 0)') }} as amount_to_next_tier,

@@ -4,15 +4,20 @@
         unique_key=['customer_id', 'valid_from'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        pre_hook="{{ rewind_spells(this, var('restate_days')) }}",
+        pre_hook=[
+            "{{ rewind_spells(this, var('restate_days')) }}",
+            "{{ forget_restated_persons(this) }}",
+        ],
     )
 }}
+-- depends_on: {{ ref('int_identity_map') }} (read by an incremental build: restated_persons)
 -- The lifecycle stage of every known customer on every day, stored as spells: one row per
 -- customer per unbroken run of days in one stage, valid_from to valid_to (both inclusive).
 -- The first build covers all history; each later build first restates the last
 -- restate_days days it covered (late orders, refunds and events within them are taken
 -- in: macro rewind_spells), then adds the days after, up to D, and extends the spells that go
--- on. Data later than that reaches the history with a full refresh
+-- on. A person whose identifiers changed (docs/identity.md) is built again from their first
+-- day. Data later than that reaches the history with a full refresh
 -- (dbt build --full-refresh --select customer_stage_history).
 --
 -- Stages (docs/metrics.md): a buyer's stage on day d follows the days since the last purchase on
@@ -56,6 +61,22 @@ bounds as (
     cross join covered
 ),
 
+-- the persons whose identifiers changed (a merge, a browser that joined) start again from
+-- their first day: the pre-hook forgot their spells
+restated as (
+    {{ restated_persons(this) }}
+),
+
+person_bounds as (
+    select
+        known.customer_id,
+        case when restated.customer_id is null then bounds.from_date end as from_date,
+        bounds.to_date
+    from known
+    cross join bounds
+    left join restated on known.customer_id = restated.customer_id
+),
+
 bands as (
     {{ stage_bands() }}
 ),
@@ -75,7 +96,7 @@ buyer_segments as (
         ) as valid_to
     from purchase_days
     cross join bands
-    cross join bounds
+    inner join person_bounds as bounds on purchase_days.customer_id = bounds.customer_id
     -- an incremental build needs only the purchase days whose bands reach its days
     where
         bounds.from_date is null
@@ -102,7 +123,7 @@ prospect_range as (
         ) as to_day
     from known
     left join first_purchase on known.customer_id = first_purchase.customer_id
-    cross join bounds
+    inner join person_bounds as bounds on known.customer_id = bounds.customer_id
     where
         bounds.from_date is null
         or first_purchase.first_purchase_date is null
@@ -117,7 +138,7 @@ prospect_activity as (
         on
             activity.customer_id = prospect_range.customer_id
             and activity.activity_date <= prospect_range.to_day
-    cross join bounds
+    inner join person_bounds as bounds on activity.customer_id = bounds.customer_id
     where
         bounds.from_date is null
         or activity.activity_date > {{ add_days('bounds.from_date', -var('prospect_window_days')) }}
@@ -133,7 +154,7 @@ change_days as (
             else prospect_range.from_day
         end as change_date
     from prospect_range
-    cross join bounds
+    inner join person_bounds as bounds on prospect_range.customer_id = bounds.customer_id
     union
     select
         customer_id,
@@ -156,7 +177,7 @@ change_levels as (
         on
             change_days.customer_id = prospect_range.customer_id
             and change_days.change_date between prospect_range.from_day and prospect_range.to_day
-    cross join bounds
+    inner join person_bounds as bounds on change_days.customer_id = bounds.customer_id
     left join prospect_activity
         on
             change_days.customer_id = prospect_activity.customer_id
@@ -198,7 +219,7 @@ segments as (
         union all
         select * from prospect_segments
     ) as all_segments
-    cross join bounds
+    inner join person_bounds as bounds on all_segments.customer_id = bounds.customer_id
     where
         all_segments.valid_from <= all_segments.valid_to
         and (bounds.from_date is null or all_segments.valid_to >= bounds.from_date)

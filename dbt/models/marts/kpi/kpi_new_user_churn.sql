@@ -17,11 +17,11 @@ calendar as (
 ),
 
 customers as (
-    select * from {{ ref('stg_shop__customers') }}
+    select * from {{ ref('int_customer_profiles') }}
 ),
 
 sessions as (
-    select * from {{ ref('stg_shop__sessions') }}
+    select * from {{ ref('int_sessions_by_person') }}
 ),
 
 purchase_days as (

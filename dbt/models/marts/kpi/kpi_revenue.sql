@@ -5,18 +5,19 @@
 --     have no return document, on the sale's paid day (refund_total carries no day);
 --   net sales = gross sales - returns; return rate = returns / gross sales; the segment's
 --   share of the period's net sales.
--- Guests (no customer, on the order or through it on the return) are a segment of their
+-- Guests (sales that resolve to no person, docs/identity.md: a guest checkout without a
+-- usable email or phone, on the order or through it on the return) are a segment of their
 -- own, so known + guest = all = the shop's total.
 with as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
 orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_by_person') }}
 ),
 
 returns as (
-    select * from {{ ref('stg_shop__returns') }}
+    select * from {{ ref('int_returns_by_person') }}
     where is_counted
 ),
 
@@ -29,7 +30,7 @@ documented as (
 amounts as (
     select
         orders.paid_date as amount_date,
-        orders.is_guest,
+        orders.customer_id is null as is_guest,
         1 as orders,
         orders.order_total as gross_sales,
         case when documented.order_id is null then orders.refund_total else 0 end as returns
@@ -42,7 +43,7 @@ amounts as (
 
     select
         returns.returned_date as amount_date,
-        returns.is_guest,
+        returns.customer_id is null as is_guest,
         0 as orders,
         0 as gross_sales,
         returns.amount as returns
