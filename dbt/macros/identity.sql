@@ -7,8 +7,8 @@
 {% macro normalize_email(email) -%}
     {#- providers that deliver a+tag@ to a@: a plus-tag is dropped there and kept elsewhere -#}
     {%- set plus_tag_domains = [
-        'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com',
-        'icloud.com', 'me.com', 'mac.com', 'fastmail.com', 'protonmail.com', 'proton.me',
+        'outlook.com', 'hotmail.com', 'live.com', 'msn.com', 'icloud.com', 'me.com', 'mac.com',
+        'fastmail.com', 'protonmail.com', 'proton.me',
     ] -%}
     {%- set e = 'lower(trim(' ~ email ~ '))' -%}
     {#- instr and substr, not split_part: DuckDB 2.0 fails to bind split_part after a
@@ -25,6 +25,16 @@
             then {{ untagged }} || '@' || {{ domain }}
         else {{ e }}
     end
+{%- endmacro %}
+
+{#- The most customer ids, emails and phones a person may hold (the identity_max_* vars):
+    an identifier linked to more of a kind is shared, a group with more is split. -#}
+{% macro identity_caps() -%}
+    {{ return({
+        'customer_id': var('identity_max_customer_ids'),
+        'email': var('identity_max_emails'),
+        'phone': var('identity_max_phones'),
+    }) }}
 {%- endmacro %}
 
 {#- Whether a normalised email is a shared or role address (var identity_blocked_emails):

@@ -6,7 +6,7 @@
 -- labels settle within one round fewer. A node still linked to another label after them
 -- (is_unsettled) is in a group larger than the caps allow: int_identity_map splits it.
 -- For that split, the one customer id and the one email each node is linked to, if one.
-{%- set rounds = var('identity_max_customer_ids') + var('identity_max_emails') + var('identity_max_phones') - 1 %}
+{%- set rounds = identity_caps().values() | sum - 1 %}
 with nodes as (
     select * from {{ ref('int_identity_nodes') }}
     where withheld_reason is null

@@ -17,11 +17,7 @@
         on_schema_change='append_new_columns',
     )
 }}
-{%- set caps = {
-    'customer_id': var('identity_max_customer_ids'),
-    'email': var('identity_max_emails'),
-    'phone': var('identity_max_phones'),
-} %}
+{%- set caps = identity_caps() %}
 {%- set kind_rank = "case {0} when 'customer_id' then 1 when 'email' then 2 when 'phone' then 3 else 4 end" %}
 with nodes as (
     select * from {{ ref('int_identity_nodes') }}

@@ -2,11 +2,7 @@
 -- it was first loaded and first seen, how many identifiers of each kind it is linked to,
 -- and why it joins nobody: a blocked address (identity_blocked_emails), or an email or
 -- phone linked to more customer ids, emails or phones than a person may hold (shared).
-{%- set caps = {
-    'customer_id': var('identity_max_customer_ids'),
-    'email': var('identity_max_emails'),
-    'phone': var('identity_max_phones'),
-} %}
+{%- set caps = identity_caps() %}
 with edges as (
     select * from {{ ref('int_identity_edges') }}
 ),

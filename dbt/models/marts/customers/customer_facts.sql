@@ -169,7 +169,7 @@ final as (
         -- who can be contacted on which channel: consent and a usable address
         coalesce(customers.email_opt_in and customers.has_valid_email, false) as is_reachable_by_email,
         coalesce(customers.sms_opt_in and customers.phone_e164 is not null, false) as is_reachable_by_sms,
-        coalesce(customers.push_opt_in and customers.push_customer_id is not null, false) as is_reachable_by_push,
+        coalesce(customers.push_opt_in, false) as is_reachable_by_push,
         coalesce(purchases.tier_net_revenue, 0) as tier_net_revenue,
         coalesce(tiers.member_tier, {{ member_tier(0) }}) as member_tier,
         {{ amount_to_next_tier('coalesce(purchases.tier_net_revenue, 0)') }} as amount_to_next_tier,

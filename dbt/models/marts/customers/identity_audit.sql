@@ -35,22 +35,22 @@ moves as (
     group by previous_person_id, person_id
 ),
 
--- persons that still hold an identifier, and those that held one before this build
+-- the persons that still hold an identifier, and whether one of those identifiers was theirs
+-- before this build
 live_persons as (
-    select distinct person_id from identity_map
+    select
+        person_id,
+        max(case when _built_at < {{ build_started_at() }} then 1 else 0 end) = 1 as held_before
+    from identity_map
     where person_id is not null
-),
-
-earlier_persons as (
-    select distinct person_id from identity_map
-    where _built_at < {{ build_started_at() }} and person_id is not null
+    group by person_id
 ),
 
 decisions as (
     select
         -- gone into a person that was there before: a merge; else the person came apart
         case
-            when live_persons.person_id is null and earlier_persons.person_id is not null then 'merged'
+            when live_persons.person_id is null and target.held_before then 'merged'
             else 'split'
         end as audit_event,
         moves.person_id,
@@ -58,13 +58,13 @@ decisions as (
         moves.identifier_count,
         moves.identifiers,
         case
-            when live_persons.person_id is null and earlier_persons.person_id is not null
+            when live_persons.person_id is null and target.held_before
                 then 'linked to an older person'
             else coalesce(moves.reason, 'a link between them is withheld')
         end as reason
     from moves
     left join live_persons on moves.from_person_id = live_persons.person_id
-    left join earlier_persons on moves.person_id = earlier_persons.person_id
+    left join live_persons as target on moves.person_id = target.person_id
 
     union all
 
@@ -79,7 +79,10 @@ decisions as (
     from written
     where
         person_id is not null and reason is not null and previous_person_id is null
-        and person_id not in (select earlier_persons.person_id from earlier_persons)
+        and person_id in (
+            select live_persons.person_id from live_persons
+            where not live_persons.held_before
+        )
     group by person_id
 
     union all
