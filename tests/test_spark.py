@@ -32,6 +32,7 @@ SHOP = ShopConfig(customers=300, days=120, start=date(2024, 11, 1), bad_row_shar
 # when each run happened, not what it computed: two runs never share them
 RUN_TIMES = (
     "_loaded_at", "_built_at", "logged_at", "scored_at", "fitted_at", "first_loaded_at",
+    "last_loaded_at",
 )  # fmt: skip
 # the identity audit logs each build's decisions from the map's changes; on Spark the map is
 # rebuilt whole, so every build records the splits and refusals in force (docs/spark.md)

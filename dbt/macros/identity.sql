@@ -87,10 +87,10 @@
     {%- else -%}
     {%- set changes -%}
         (select * from {{ ref('int_identity_map') }}
-        where _built_at {% if relation -%}
-            > (select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ relation }})
+        where {% if relation -%}
+            {{ later_than_latest('_built_at', relation) }}
         {%- else -%}
-            = {{ build_started_at() }}
+            _built_at = {{ build_started_at() }}
         {%- endif %})
     {%- endset -%}
     select changed.person_id as customer_id from {{ changes }} as changed
@@ -133,4 +133,44 @@ final as (
 )
 
 select * from final
+{%- endmacro %}
+
+{#- Whether `column` is later than the latest `latest_column` of `relation` (any time when
+    the relation is empty): the rows an incremental model has not taken in yet. -#}
+{% macro later_than_latest(column, relation, latest_column='_built_at') -%}
+    {{ column }} > (
+        select coalesce(max({{ latest_column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+        from {{ relation }}
+    )
+{%- endmacro %}
+
+{#- The settings the identity graph's tables are built with, as one key that each of their
+    rows keeps (_identity_settings): a day's new links can only join or withhold identifiers
+    while these stay the same, so the tables are built again from all links when they change. -#}
+{% macro identity_settings_key() -%}
+    {{ return(local_md5(tojson({
+        'phone_default_country': var('phone_default_country'),
+        'identity_blocked_emails': var('identity_blocked_emails'),
+        'caps': identity_caps(),
+    }))) }}
+{%- endmacro %}
+
+{#- The config of the graph's tables (edges, nodes, components), keyed by `unique_key`: on
+    DuckDB incremental, each build writing its touched rows again (delete+insert), and first
+    forgetting the rows built with other identity settings (all of them, when a setting
+    changed), so that the build takes in every link again; on Spark rebuilt whole. -#}
+{% macro identity_graph_config(unique_key) -%}
+    {{ return({
+        'materialized': incremental_materialization(),
+        'unique_key': unique_key,
+        'incremental_strategy': 'delete+insert',
+        'on_schema_change': 'append_new_columns',
+        'pre_hook': '{{ forget_rows_of_other_identity_settings(this) }}',
+    }) }}
+{%- endmacro %}
+
+{% macro forget_rows_of_other_identity_settings(relation) -%}
+    {%- if is_incremental() -%}
+        delete from {{ relation }} where _identity_settings != '{{ identity_settings_key() }}'
+    {%- endif -%}
 {%- endmacro %}

@@ -3,12 +3,15 @@ rows on hand-made links; daily builds equal a full build; and the stitching of t
 shop measured against the true person of every order and visit."""
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
 
-from dagster_project.sample_shop.generator import TRUTH_FILE, ShopConfig
+from dagster_project.ingest.contract import ENTITIES
+from dagster_project.ingest.loader import load_partitions
+from dagster_project.resources import open_warehouse
+from dagster_project.sample_shop.generator import TRUTH_FILE, ShopConfig, generate
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import empty_raw_tables, execute, load_shop, query, run_dbt
 
@@ -38,27 +41,43 @@ def link(kind_a: str, id_a: str, kind_b: str, id_b: str, day: int, visits: int =
     return (kind_a, id_a, kind_b, id_b, visits, loaded - timedelta(hours=4 - hour), loaded)
 
 
-def build(settings, edges: list[tuple], *flags: str) -> dict[tuple[str, str], tuple]:
-    """Replace the graph's edges by `edges`, build the identity models on them, and return
-    {(kind, identifier): (person_id, reason)}."""
+def add_edges(settings, edges: list[tuple]) -> None:
+    """Add `edges` to the graph's edges, as int_identity_edges writes a day's new links (their
+    _built_at is now: later than the builds before)."""
+    built = datetime.now(UTC).replace(tzinfo=None)
     execute(
         settings,
-        "create or replace table intermediate.int_identity_edges (kind_a varchar, id_a varchar, "
-        "kind_b varchar, id_b varchar, visit_rows bigint, first_seen_at timestamp, "
-        "first_loaded_at timestamp, profile_rows bigint, order_rows bigint)",
         *(
-            "insert into intermediate.int_identity_edges values "
-            f"('{e[0]}', '{e[1]}', '{e[2]}', '{e[3]}', {e[4]}, '{e[5]}', '{e[6]}', 0, 0)"
+            "insert into intermediate.int_identity_edges by name select "
+            f"'{e[0]}' as kind_a, '{e[1]}' as id_a, '{e[2]}' as kind_b, '{e[3]}' as id_b, "
+            f"{e[4]} as visit_rows, timestamp '{e[5]}' as first_seen_at, "
+            f"timestamp '{e[6]}' as first_loaded_at, timestamp '{built}' as _built_at"
             for e in edges
         ),
     )
-    run_dbt(settings, "run", "--select", IDENTITY, *flags, extra_vars=SMALL_CAPS,
+
+
+def build(settings, *flags: str, extra_vars: dict | None = None) -> dict[tuple[str, str], tuple]:
+    """Build the identity models on the edges added, and return
+    {(kind, identifier): (person_id, reason)}."""
+    run_dbt(settings, "run", "--select", IDENTITY, *flags, extra_vars={**SMALL_CAPS, **(extra_vars or {})},
             as_of="2026-01-31")  # fmt: skip
     rows = query(
         settings,
         "select identifier_kind, identifier, person_id, reason from intermediate.int_identity_map",
     )
     return {(kind, identifier): (person, reason) for kind, identifier, person, reason in rows}
+
+
+def components_written_by_last_build(settings) -> set[str]:
+    return {
+        node
+        for (node,) in query(
+            settings,
+            "select node from intermediate.int_identity_components "
+            "where _built_at = (select max(_built_at) from intermediate.int_identity_components)",
+        )
+    }
 
 
 def written_by_last_build(settings) -> set[tuple]:
@@ -143,7 +162,8 @@ SPLIT = "split: 3 customer_ids linked (identity_max_customer_ids is 2)"
 
 @pytest.mark.slow
 def test_components_guards_and_names_worked_by_hand(warehouse):
-    persons = build(warehouse, [*A, *B, *C, *D, *E])
+    add_edges(warehouse, [*A, *B, *C, *D, *E])
+    persons = build(warehouse)
     e1 = guest("email", "e1@x.cn")
     assert persons == {
         # A: one person, named by e1 (loaded first), not by the account
@@ -217,7 +237,6 @@ def test_persons_keep_their_ids_merges_keep_the_older_and_daily_builds_equal_a_f
             link("customer_id", "c22", "email", "e20@x.cn", 9),
         ],
     ]
-    edges: list[tuple] = []
     expected_written = [
         {
             ("email", "e20@x.cn", e20, None),
@@ -234,6 +253,20 @@ def test_persons_keep_their_ids_merges_keep_the_older_and_daily_builds_equal_a_f
             ("customer_id", "c22", "c22", None),
         },
     ]
+    # the groups labelled again: those at either end of the day's links, and no other
+    expected_labelled = [
+        {"email:e20@x.cn", "customer_id:c20", "customer_id:c21"},
+        # c21 is untouched on day 2
+        {"customer_id:c20", "email:e20@x.cn", "phone:+8613800000020"},
+        # c21 and c22 are linked to e20, whose group held c20 and the phone
+        {
+            "customer_id:c21",
+            "customer_id:c22",
+            "email:e20@x.cn",
+            "customer_id:c20",
+            "phone:+8613800000020",
+        },
+    ]
     expected_audit = [
         set(),
         {("merged", e20, "c20", "customer_id:c20", "linked to an older person")},
@@ -244,15 +277,101 @@ def test_persons_keep_their_ids_merges_keep_the_older_and_daily_builds_equal_a_f
              "shared: linked to 3 customer_ids (identity_max_customer_ids is 2)"),
         },
     ]  # fmt: skip
-    for new_edges, written, audit in zip(days, expected_written, expected_audit, strict=True):
-        edges += new_edges
-        daily = build(warehouse, edges)
+    for new_edges, written, labelled, audit in zip(
+        days, expected_written, expected_labelled, expected_audit, strict=True
+    ):
+        add_edges(warehouse, new_edges)
+        daily = build(warehouse)
         assert written_by_last_build(warehouse) == written
+        assert components_written_by_last_build(warehouse) == labelled
         assert audit_of_last_build(warehouse) == audit
-        # the same edges built from scratch give every identifier the same person and reason
-        assert build(warehouse, edges, "--full-refresh") == daily
-        build(warehouse, edges)  # back to the daily map (nothing changes, nothing is written)
+        graph = graph_tables(warehouse)
+        # the same edges built from scratch give the same graph, and every identifier the
+        # same person and reason
+        assert build(warehouse, "--full-refresh") == daily
+        assert graph_tables(warehouse) == graph
+        # back to the daily map: no new links, so no group is labelled again
+        latest = query(warehouse, "select max(_built_at) from intermediate.int_identity_components")
+        build(warehouse)
+        assert (
+            query(warehouse, "select max(_built_at) from intermediate.int_identity_components")
+            == latest
+        )
 
+    # a changed setting builds the graph again from all links: with 3 customer ids allowed,
+    # e20 joins c20, c21 and c22 into one person again, as a full build has it
+    more = {"identity_max_customer_ids": 3}
+    daily = build(warehouse, extra_vars=more)
+    assert {daily[("customer_id", c)] for c in ("c20", "c21", "c22")} == {(e20, None)}
+    graph = graph_tables(warehouse)
+    assert build(warehouse, "--full-refresh", extra_vars=more) == daily
+    assert graph_tables(warehouse) == graph
+
+
+def graph_tables(settings) -> dict[str, set[tuple]]:
+    """The rows of the graph's nodes and components, without when they were written."""
+    return {
+        table: set(query(settings, f"select * exclude (_built_at) from intermediate.{table}"))
+        for table in ("int_identity_nodes", "int_identity_components")
+    }
+
+
+GRAPH = "int_identity_edges int_identity_nodes int_identity_components int_identity_map"
+
+
+@pytest.mark.slow
+def test_the_sample_shops_daily_builds_relabel_only_what_they_touch_and_equal_a_full_build(
+    tmp_path,
+):
+    """The graph built from a shop's raw rows day by day (each day's rows loaded, then a
+    build) equals the graph built from all of them at once, and each daily build labels
+    again only a few groups."""
+    shop = ShopConfig(customers=1000, days=120, seed=7)
+    settings = load_settings(tmp_path / "data")
+    generate(shop, settings.data_dir)
+    days = [shop.start + timedelta(days=i) for i in range(shop.days)]
+    for n, new_days in enumerate([days[:-3], *([d] for d in days[-3:])]):
+        with open_warehouse(settings) as conn:
+            for entity in ENTITIES.values():
+                assert not load_partitions(conn, settings, entity, new_days).failures
+        run_dbt(settings, "run", "--select", GRAPH, as_of=new_days[-1].isoformat())
+        if n:  # a daily build: its new links touched some groups, far from all
+            (edges, new_edges, nodes, labelled) = query(settings, TOUCHED)[0]
+            assert 0 < new_edges < edges / 10 and 0 < labelled < nodes / 10, (new_edges, labelled)
+    daily = identity_tables(settings)
+    run_dbt(settings, "run", "--select", GRAPH, "--full-refresh", as_of=days[-1].isoformat())
+    full = identity_tables(settings)
+    assert daily.keys() == full.keys() and len(daily["int_identity_map"]) > 3000
+    for table in daily:
+        assert daily[table] == full[table], table
+
+
+def identity_tables(settings) -> dict[str, list[tuple]]:
+    """The graph's tables as a full build would write them: without when a row was written
+    and, in the map, the person an identifier had before the build that wrote it."""
+    return {
+        table: sorted(
+            query(settings, f"select * exclude ({skip}) from intermediate.{table}"),
+            key=repr,
+        )
+        for table, skip in (
+            ("int_identity_edges", "_built_at"),
+            ("int_identity_nodes", "_built_at"),
+            ("int_identity_components", "_built_at"),
+            ("int_identity_map", "_built_at, previous_person_id"),
+        )
+    }
+
+
+TOUCHED = """
+select
+    (select count(*) from intermediate.int_identity_edges),
+    (select count(*) from intermediate.int_identity_edges
+     where _built_at = (select max(_built_at) from intermediate.int_identity_map)),
+    (select count(*) from intermediate.int_identity_components),
+    (select count(*) from intermediate.int_identity_components
+     where _built_at = (select max(_built_at) from intermediate.int_identity_map))
+"""
 
 SHOP = ShopConfig(customers=3000, days=365, seed=5)
 
@@ -264,7 +383,8 @@ def test_the_sample_shops_stitching_is_precise_and_complete(tmp_path):
     person should get one person (recall). A row resolved to no person is alone."""
     settings = load_settings(tmp_path / "data")
     load_shop(settings, SHOP)
-    run_dbt(settings, "run", "--select", "+int_identity_map", as_of=SHOP.end.isoformat())
+    run_dbt(settings, "run", "--select", GRAPH, "+stg_shop__orders", "stg_shop__sessions",
+            as_of=SHOP.end.isoformat())  # fmt: skip
     truth = settings.landing_dir / TRUTH_FILE
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
         conn.execute(f"create temp table truth as select * from read_parquet('{truth}')")

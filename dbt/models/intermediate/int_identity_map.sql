@@ -40,6 +40,7 @@ labelled as (
         components.sole_email_node
     from nodes
     inner join components on nodes.node = components.node
+    where nodes.withheld_reason is null
 ),
 
 groups as (

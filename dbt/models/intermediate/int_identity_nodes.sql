@@ -1,7 +1,10 @@
--- One row per customer id, email and phone of the identity graph (docs/identity.md): when
--- it was first loaded and first seen, how many identifiers of each kind it is linked to,
--- and why it joins nobody: a blocked address (identity_blocked_emails), or an email or
--- phone linked to more customer ids, emails or phones than a person may hold (shared).
+-- One row per customer id, email and phone of the identity graph (docs/identity.md): when it
+-- was first loaded and first seen, how many identifiers of each kind it is linked to, and
+-- why it joins nobody: a blocked address (identity_blocked_emails), or an email or phone
+-- linked to more customer ids, emails or phones than a person may hold (shared).
+-- On DuckDB a build recounts only the identifiers at either end of the links that
+-- int_identity_edges wrote since (touched); the others' counts cannot have changed.
+{{ config(**identity_graph_config('node')) }}
 {%- set caps = identity_caps() %}
 with edges as (
     select * from {{ ref('int_identity_edges') }}
@@ -12,36 +15,60 @@ strong_edges as (
     where kind_a != 'anonymous_id' and kind_b != 'anonymous_id'
 ),
 
+{%- if is_incremental() %}
+
+    touched as (
+        select
+            kind_a as kind,
+            id_a as id
+        from strong_edges
+        where {{ later_than_latest('_built_at', this) }}
+
+        union
+
+        select
+            kind_b as kind,
+            id_b as id
+        from strong_edges
+        where {{ later_than_latest('_built_at', this) }}
+    ),
+{%- endif %}
+
+{%- set of_touched = 'inner join touched on {0}.kind_{1} = touched.kind and {0}.id_{1} = touched.id' if is_incremental() else '' %}
+
 nodes as (
     select
-        kind_b as kind,
-        id_b as id,
-        kind_b || ':' || id_b as node,
-        first_loaded_at,
-        first_seen_at
+        strong_edges.kind_b as kind,
+        strong_edges.id_b as id,
+        strong_edges.kind_b || ':' || strong_edges.id_b as node,
+        strong_edges.first_loaded_at,
+        strong_edges.first_seen_at
     from strong_edges
-    where kind_a = kind_b and id_a = id_b
+    {{ of_touched.format('strong_edges', 'b') }}
+    where strong_edges.kind_a = strong_edges.kind_b and strong_edges.id_a = strong_edges.id_b
 ),
 
 -- the other end of each link, both ways
 linked as (
     select
-        kind_a as kind,
-        id_a as id,
-        kind_b as linked_kind,
-        id_b as linked_id
+        strong_edges.kind_a as kind,
+        strong_edges.id_a as id,
+        strong_edges.kind_b as linked_kind,
+        strong_edges.id_b as linked_id
     from strong_edges
-    where kind_a != kind_b or id_a != id_b
+    {{ of_touched.format('strong_edges', 'a') }}
+    where strong_edges.kind_a != strong_edges.kind_b or strong_edges.id_a != strong_edges.id_b
 
     union all
 
     select
-        kind_b as kind,
-        id_b as id,
-        kind_a as linked_kind,
-        id_a as linked_id
+        strong_edges.kind_b as kind,
+        strong_edges.id_b as id,
+        strong_edges.kind_a as linked_kind,
+        strong_edges.id_a as linked_id
     from strong_edges
-    where kind_a != kind_b or id_a != id_b
+    {{ of_touched.format('strong_edges', 'b') }}
+    where strong_edges.kind_a != strong_edges.kind_b or strong_edges.id_a != strong_edges.id_b
 ),
 
 linked_counts as (
@@ -74,7 +101,9 @@ final as (
                         'shared: linked to ' || cast(linked_counts.linked_{{ kind }}s as {{ dbt.type_string() }})
                         || ' {{ kind }}s (identity_max_{{ kind }}s is {{ cap }})'
             {%- endfor %}
-        end as withheld_reason
+        end as withheld_reason,
+        '{{ identity_settings_key() }}' as _identity_settings,
+        {{ build_started_at() }} as _built_at
     from nodes
     left join linked_counts on nodes.kind = linked_counts.kind and nodes.id = linked_counts.id
 )
