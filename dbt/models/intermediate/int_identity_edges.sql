@@ -30,7 +30,7 @@ new_order_versions as (
 
 sessions as (
     select * from {{ source('raw', 'sessions') }}
-    where customer_id is not null and {{ is_new }}
+    where {{ is_new }}
 ),
 
 events as (
@@ -99,30 +99,21 @@ identified_rows as (
 
     union all
 
-    select
-        'visit' as source,
-        customer_id,
-        cast(null as {{ dbt.type_string() }}) as email,
-        cast(null as {{ dbt.type_string() }}) as phone,
-        anonymous_id,
-        started_at as seen_at,
-        _loaded_at
-    from sessions
+    {%- for visits, seen_at in [('sessions', 'started_at'), ('new_events', 'occurred_at')] %}
 
-    union all
+        select
+            'visit' as source,
+            customer_id,
+            cast(null as {{ dbt.type_string() }}) as email,
+            cast(null as {{ dbt.type_string() }}) as phone,
+            anonymous_id,
+            {{ seen_at }} as seen_at,
+            _loaded_at
+        from {{ visits }}
+        where customer_id is not null
 
-    select
-        'visit' as source,
-        customer_id,
-        cast(null as {{ dbt.type_string() }}) as email,
-        cast(null as {{ dbt.type_string() }}) as phone,
-        anonymous_id,
-        occurred_at as seen_at,
-        _loaded_at
-    from new_events
-    where customer_id is not null
-
-    union all
+        union all
+    {%- endfor %}
 
     -- linked when both the event and the order version are loaded
     select
