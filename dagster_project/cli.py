@@ -327,6 +327,7 @@ def status_report(settings: Settings) -> str:
     from dagster_project.ingest.assets import raw_key
     from dagster_project.ingest.contract import ENTITIES
     from dagster_project.ingest.loader import one, unrecognised_files
+    from dagster_project.ingest.sources import pulled_key
     from dagster_project.quality.checks import unpassed_checks
     from dagster_project.resources import open_warehouse, table_exists
 
@@ -350,7 +351,10 @@ def status_report(settings: Settings) -> str:
         (k for k in graph.get_all_asset_keys() if k.path[0] in ("marts", "exports", "bi")),
         key=lambda k: k.to_user_string(),
     )
-    latest = instance.get_latest_materialization_events([*raw, *marts])
+    pulls = [
+        pulled_key(n, entity) for n, source in settings.sources.items() for entity in source.tables
+    ]
+    latest = instance.get_latest_materialization_events([*raw, *marts, *pulls])
     lines += ["", "Entities: last good load, files waiting, rows quarantined by that load"]
     for entity, key in zip(ENTITIES, raw, strict=True):
         event = latest.get(key)
@@ -365,6 +369,19 @@ def status_report(settings: Settings) -> str:
             days = meta.get("days_loaded")
             done = _when(event.timestamp, settings) + (f" ({days.value})" if days else "")
         lines.append(f"  {entity:<16} {done}, {files} file(s) waiting{quarantined}")
+    if pulls:
+        lines += ["", "Sources: last good pull, rows it pulled, the cursor it left"]
+    for key in pulls:
+        event = latest.get(key)
+        if event is None:
+            lines.append(f"  {'/'.join(key.path[1:]):<24} never pulled")
+            continue
+        meta = event.asset_materialization.metadata  # type: ignore[union-attr]
+        rows, cursor = meta.get("rows_pulled"), meta.get("cursor_to")
+        lines.append(
+            f"  {'/'.join(key.path[1:]):<24} {_when(event.timestamp, settings)}, "
+            f"{rows.value if rows else 0:,} rows, cursor {cursor.value if cursor else '?'}"
+        )
     stray = unrecognised_files(settings)
     if stray:
         lines += ["", f"Files in the landing zone that are never loaded: {len(stray)}"]

@@ -76,6 +76,45 @@ def _increasing(name: str, values: Sequence[float]) -> None:
         raise ValueError(f"{name} must be in increasing order, got {values}")
 
 
+class SourceTable(_Strict):
+    """How one of the shop's tables maps to a contract entity (docs/sources.md)."""
+
+    table: str  # the shop's table
+    cursor: str  # its column that every insert and update sets (the pull's cursor)
+    # contract column: the shop's column, or an SQL expression over the table's columns
+    columns: dict[str, str]
+    # contract column: {the shop's value: the contract's}; other values pass as they are
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class DatabaseSource(_Strict):
+    """A shop database pulled through dlt's SQL-database source (docs/sources.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    kind: Literal["database"]
+    url: str  # SQLAlchemy URL without the password, e.g. postgresql://crm@db:5432/shop
+    password_env: str | None = None  # the environment variable that holds the password
+    db_schema: str | None = Field(None, alias="schema")
+    chunk_size: int = Field(50_000, gt=0)  # rows per batch read and written
+    tables: dict[str, SourceTable]
+
+    @model_validator(mode="after")
+    def _maps_the_contract(self) -> DatabaseSource:
+        from dagster_project.ingest.contract import ENTITIES
+
+        for entity, mapping in self.tables.items():
+            if entity not in ENTITIES:
+                raise ValueError(f"tables: {entity!r} is no entity of the data contract")
+            known = [c.name for c in ENTITIES[entity].columns]
+            unknown = [c for c in [*mapping.columns, *mapping.values] if c not in known]
+            if unknown:
+                raise ValueError(f"tables.{entity}: {unknown} are no columns of {entity}")
+            missing = [c for c in ENTITIES[entity].required_columns if c not in mapping.columns]
+            if missing:
+                raise ValueError(f"tables.{entity}: the required columns {missing} are not mapped")
+        return self
+
+
 class DbtVars(_Strict):
     """The settings dbt's models read: handed to dbt as --vars."""
 
@@ -411,6 +450,12 @@ class PipelineSettings(_Strict):
     step_retry_delay_seconds: int = setting(
         60, "... after this many seconds, doubling each time.", ge=0
     )
+    sources: dict[str, DatabaseSource] = setting(
+        {},
+        "Systems the pipeline pulls from before loading, by name (docs/sources.md): each "
+        "pull is written under pulled/<name>/ and loaded like a landing file.",
+        section="Sources",
+    )
     dbt_runs_kept: int = setting(
         30, "Folders of the newest dbt runs kept in $CRM_DATA_DIR/dbt/target/runs.", ge=1
     )
@@ -526,6 +571,15 @@ class Settings:
     @property
     def ingest_batch_bytes(self) -> int:
         return int(self.vars["ingest_batch_mb"]) * 1024 * 1024
+
+    @property
+    def sources(self) -> dict[str, DatabaseSource]:
+        return {name: DatabaseSource(**v) for name, v in self.vars["sources"].items()}
+
+    @property
+    def pulled_dir(self) -> Path:
+        """Where pulls from the sources are written, pulled/<source>/<entity>/dt=<day>/."""
+        return self.data_dir / "pulled"
 
     @property
     def campaign_catalogue(self) -> Path:

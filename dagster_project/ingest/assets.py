@@ -86,16 +86,19 @@ def _report_metadata(report: LoadReport, total_rows: int) -> dict[str, Any]:
     }
 
 
-def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
+def build_raw_asset(entity: Entity, pulls: list[dg.AssetKey] | None = None) -> dg.AssetsDefinition:
+    """The raw asset of an entity; `pulls` are the pulls that deliver it (it loads after them)."""
+
     @dg.asset(
         key=raw_key(entity.name),
+        deps=pulls or [],
         group_name="ingest",
         kinds={"duckdb"},
         owners=["team:data-engineering"],
         description=(
-            f"{entity.description} Loaded from landing/{entity.name}/dt=YYYY-MM-DD/: every file "
-            "not in the file ledger yet; rows that break the data contract go to "
-            "raw.quarantine with their reason."
+            f"{entity.description} Loaded from landing/{entity.name}/dt=YYYY-MM-DD/ (and "
+            f"pulled/<source>/{entity.name}/dt=YYYY-MM-DD/): every file not in the file ledger "
+            "yet; rows that break the data contract go to raw.quarantine with their reason."
         ),
         metadata={"table": f"{RAW_SCHEMA}.{entity.name}"},
     )
@@ -128,4 +131,10 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
     return _raw
 
 
-raw_assets = [build_raw_asset(e) for e in ENTITIES.values()]
+def build_raw_assets(
+    pulls: dict[str, list[dg.AssetKey]] | None = None,
+) -> list[dg.AssetsDefinition]:
+    return [build_raw_asset(e, (pulls or {}).get(e.name)) for e in ENTITIES.values()]
+
+
+raw_assets = build_raw_assets()  # a shop without sources

@@ -229,14 +229,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def delivery_folders(settings: Settings, entity: str) -> list[Path]:
+    """Where an entity's files arrive: landing/<entity>/, and pulled/<source>/<entity>/ for
+    each source pulled from (docs/sources.md)."""
+    pulled = sorted(settings.pulled_dir.glob(f"*/{entity}")) if settings.pulled_dir.is_dir() else []
+    return [settings.landing_dir / entity, *pulled]
+
+
 def landing_days(settings: Settings, entity: str, through: date | None = None) -> list[date]:
-    """The days (dt= folders) of an entity's landing files, from first_partition_date up to
-    `through` (None: no limit). Other folders are listed by unrecognised_files()."""
-    days = []
-    for folder in (settings.landing_dir / entity).glob("dt=*"):
-        day = folder_day(folder.name)
-        if day and day >= settings.first_partition_date and (through is None or day <= through):
-            days.append(day)
+    """The days (dt= folders) of an entity's landing and pulled files, from
+    first_partition_date up to `through` (None: no limit). Other folders are listed by
+    unrecognised_files()."""
+    days = set()
+    for root in delivery_folders(settings, entity):
+        for folder in root.glob("dt=*"):
+            day = folder_day(folder.name)
+            if day and day >= settings.first_partition_date and (through is None or day <= through):
+                days.add(day)
     return sorted(days)
 
 
@@ -251,10 +260,16 @@ def list_landing_files(
     size and modification time are those `known` for its path (the ledger's current
     delivery) is counted as already loaded without reading it."""
     files = []
-    for day in sorted(days):
-        folder = settings.landing_dir / entity.name / f"dt={day.isoformat()}"
+    folders = [
+        root / f"dt={day.isoformat()}"
+        for day in sorted(days)
+        for root in delivery_folders(settings, entity.name)
+    ]
+    for folder in folders:
         if not folder.is_dir():
             continue
+        day = folder_day(folder.name)
+        assert day is not None
         for path in sorted(folder.iterdir()):
             if not path.is_file() or is_hidden(path.name):
                 continue
