@@ -12,7 +12,7 @@ import argparse
 import os
 import shutil
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ DERIVED = (
     "dbt",
     "dagster_home",
     "spark",
+    "dlt",  # the pulls' working state; their cursors are kept with the pulled files
     "_sample_shop_staging",
 )
 INIT_KEYS = {  # what `crm-mart init` asks for, by option
@@ -158,7 +159,8 @@ def landing_days(settings: Settings) -> list[date]:
 
 def choose_days(settings: Settings, day: date | None) -> tuple[date, date | None]:
     """The last landing day to load and the as-of day D (None: the last day with data, as
-    the daily schedule builds). Every file of the days up to it not loaded yet is loaded."""
+    the daily schedule builds). Every file of the days up to it not loaded yet is loaded.
+    Whatever the days, a load takes every file the run's pulls delivered."""
     start = settings.first_partition_date
     if day:
         if day < start:
@@ -169,6 +171,8 @@ def choose_days(settings: Settings, day: date | None) -> tuple[date, date | None
         return day, day
     today = settings.store_today()
     complete = [d for d in landing_days(settings) if d < today]
+    if not complete and settings.sources:  # everything comes from the run's pulls
+        return today - timedelta(days=1), None
     if not complete:
         raise CommandError(
             f"no landing files before today ({today}, {settings.store_timezone}) under "

@@ -229,23 +229,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def delivery_folders(settings: Settings, entity: str) -> list[Path]:
-    """Where an entity's files arrive: landing/<entity>/, and pulled/<source>/<entity>/ for
-    each source pulled from (docs/sources.md)."""
-    pulled = sorted(settings.pulled_dir.glob(f"*/{entity}")) if settings.pulled_dir.is_dir() else []
-    return [settings.landing_dir / entity, *pulled]
+def pulled_folders(settings: Settings, entity: str) -> list[Path]:
+    """The dt= folders of what the pulls from the sources delivered for an entity
+    (pulled/<source>/<entity>/dt=YYYY-MM-DD/, docs/sources.md), from first_partition_date on:
+    every load takes their new files, whatever its days."""
+    if not settings.pulled_dir.is_dir():
+        return []
+    return sorted(
+        folder
+        for folder in settings.pulled_dir.glob(f"*/{entity}/dt=*")
+        if (day := folder_day(folder.name)) and day >= settings.first_partition_date
+    )
 
 
 def landing_days(settings: Settings, entity: str, through: date | None = None) -> list[date]:
-    """The days (dt= folders) of an entity's landing and pulled files, from
-    first_partition_date up to `through` (None: no limit). Other folders are listed by
-    unrecognised_files()."""
-    days = set()
-    for root in delivery_folders(settings, entity):
-        for folder in root.glob("dt=*"):
-            day = folder_day(folder.name)
-            if day and day >= settings.first_partition_date and (through is None or day <= through):
-                days.add(day)
+    """The days (dt= folders) of an entity's landing files, from first_partition_date up to
+    `through` (None: no limit). Other folders are listed by unrecognised_files()."""
+    days = []
+    for folder in (settings.landing_dir / entity).glob("dt=*"):
+        day = folder_day(folder.name)
+        if day and day >= settings.first_partition_date and (through is None or day <= through):
+            days.append(day)
     return sorted(days)
 
 
@@ -256,16 +260,13 @@ def list_landing_files(
     report: LoadReport,
     known: dict[str, tuple[int, datetime]] | None = None,
 ) -> list[LandingFile]:
-    """The files of these days, sorted; files of an unknown type are failures. A file whose
+    """The landing files of these days and every file the pulls delivered, sorted; files of
+    an unknown type are failures. A file whose
     size and modification time are those `known` for its path (the ledger's current
     delivery) is counted as already loaded without reading it."""
     files = []
-    folders = [
-        root / f"dt={day.isoformat()}"
-        for day in sorted(days)
-        for root in delivery_folders(settings, entity.name)
-    ]
-    for folder in folders:
+    landing = [settings.landing_dir / entity.name / f"dt={day.isoformat()}" for day in sorted(days)]
+    for folder in [*landing, *pulled_folders(settings, entity.name)]:
         if not folder.is_dir():
             continue
         day = folder_day(folder.name)

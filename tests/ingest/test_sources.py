@@ -3,6 +3,10 @@ a temporary folder, holds the sample shop as a shop's tables would look (its own
 column names, a table of status codes); the pull assets read it through dlt and the raw
 assets load what they wrote."""
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -256,3 +260,42 @@ def test_a_pull_whose_server_dies_fails_naming_the_host_and_the_retry_duplicates
             assert pulled.execute(
                 "select count(*), count(distinct order_id) from raw.orders"
             ).fetchone() == (3000, 3000)
+
+
+def test_crm_mart_run_pulls_before_loading_and_status_shows_each_sources_cursor(
+    tmp_path, monkeypatch
+):
+    files = load_settings(tmp_path / "files")
+    load_shop(files, SHOP)
+    shop = tmp_path / "shop"
+    for entity in ("sessions", "events"):  # the rest comes from the database
+        shutil.copytree(files.landing_dir / entity, shop / "landing" / entity)
+    with postgres_server(PASSWORD) as server:
+        engine = sa.create_engine(server.url.replace("crm@", f"crm:{PASSWORD}@"))
+        fill_database(engine, files.warehouse_path)
+        config = {
+            "first_partition_date": SHOP.start.isoformat(),
+            "step_max_retries": 0,
+            "sources": {"shop_db": {
+                "kind": "database", "url": server.url, "password_env": "SHOP_DB_PASSWORD",
+                "tables": TABLES,
+            }},
+        }  # fmt: skip
+        (shop / "crm-mart.yml").write_text(yaml.safe_dump(config))
+        env = {k: v for k, v in os.environ.items() if k not in ("CRM_DATA_DIR", "DAGSTER_HOME")}
+        env["SHOP_DB_PASSWORD"] = PASSWORD
+        command = [str(Path(sys.executable).parent / "crm-mart"), "--data-dir", str(shop)]
+        run = subprocess.run([*command, "run"], capture_output=True, text=True, env=env)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "  done    pull__shop_db (" in run.stdout
+        status = subprocess.run([*command, "status"], capture_output=True, text=True, env=env)
+    settings = load_settings(shop)
+    with open_warehouse(settings, read_only=True) as conn:
+        (orders, newest) = conn.execute(
+            "select count(*), max(updated_at) from raw.orders"
+        ).fetchone()  # fmt: skip
+        (persons,) = conn.execute("select count(*) from marts.customer_facts").fetchone()
+    with open_warehouse(files, read_only=True) as conn:
+        assert orders == len(contract_rows(conn, "orders")) and persons > 100
+    (line,) = [s for s in status.stdout.splitlines() if s.startswith("  shop_db/orders ")]
+    assert line.endswith(f", {orders:,} rows, cursor {newest}+00:00")
