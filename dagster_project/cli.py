@@ -331,7 +331,7 @@ def status_report(settings: Settings) -> str:
     from dagster_project.ingest.assets import raw_key
     from dagster_project.ingest.contract import ENTITIES
     from dagster_project.ingest.loader import one, unrecognised_files
-    from dagster_project.ingest.sources import pulled_key
+    from dagster_project.ingest.sources import pulled_keys
     from dagster_project.quality.checks import unpassed_checks
     from dagster_project.resources import open_warehouse, table_exists
 
@@ -355,9 +355,7 @@ def status_report(settings: Settings) -> str:
         (k for k in graph.get_all_asset_keys() if k.path[0] in ("marts", "exports", "bi")),
         key=lambda k: k.to_user_string(),
     )
-    pulls = [
-        pulled_key(n, entity) for n, source in settings.sources.items() for entity in source.tables
-    ]
+    pulls = sorted({k for keys in pulled_keys(settings).values() for k in keys}, key=str)
     latest = instance.get_latest_materialization_events([*raw, *marts, *pulls])
     lines += ["", "Entities: last good load, files waiting, rows quarantined by that load"]
     for entity, key in zip(ENTITIES, raw, strict=True):
@@ -381,10 +379,11 @@ def status_report(settings: Settings) -> str:
             lines.append(f"  {'/'.join(key.path[1:]):<24} never pulled")
             continue
         meta = event.asset_materialization.metadata  # type: ignore[union-attr]
-        rows, cursor = meta.get("rows_pulled"), meta.get("cursor_to")
+        rows = sum(v.value for k, v in meta.items() if k.startswith("rows_pulled"))
+        cursor = meta.get("cursor_to")
         lines.append(
             f"  {'/'.join(key.path[1:]):<24} {_when(event.timestamp, settings)}, "
-            f"{rows.value if rows else 0:,} rows, cursor {cursor.value if cursor else '?'}"
+            f"{rows:,} rows, cursor {cursor.value if cursor else '?'}"
         )
     stray = unrecognised_files(settings)
     if stray:

@@ -115,6 +115,29 @@ class DatabaseSource(_Strict):
         return self
 
 
+class EventStreamSource(_Strict):
+    """A folder of JSON-lines event files in the Segment/RudderStack shape (track, page,
+    identify calls), sessionised into the contract's sessions and events (docs/sources.md)."""
+
+    kind: Literal["event_stream"]
+    path: str  # a folder, or an fsspec URL (s3://bucket/prefix with s3fs installed)
+    file_glob: str = "**/*.jsonl*"  # which files under it, read in the order they were written
+    session_gap_minutes: int = Field(30, gt=0)  # a longer pause starts a new session
+    # an event's name (track calls; "identify" for identify calls): its contract event_type;
+    # a page call is a page_view, any other name is kept as "other" and counted
+    event_types: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_types(self) -> EventStreamSource:
+        from dagster_project.ingest.contract import ENTITIES
+
+        (event_type,) = [c for c in ENTITIES["events"].columns if c.name == "event_type"]
+        unknown = sorted(set(self.event_types.values()) - set(event_type.values))
+        if unknown:
+            raise ValueError(f"event_types: {unknown} are no event types of the data contract")
+        return self
+
+
 class DbtVars(_Strict):
     """The settings dbt's models read: handed to dbt as --vars."""
 
@@ -450,7 +473,7 @@ class PipelineSettings(_Strict):
     step_retry_delay_seconds: int = setting(
         60, "... after this many seconds, doubling each time.", ge=0
     )
-    sources: dict[str, DatabaseSource] = setting(
+    sources: dict[str, DatabaseSource | EventStreamSource] = setting(
         {},
         "Systems the pipeline pulls from before loading, by name (docs/sources.md): each "
         "pull is written under pulled/<name>/ and loaded like a landing file.",
@@ -573,8 +596,9 @@ class Settings:
         return int(self.vars["ingest_batch_mb"]) * 1024 * 1024
 
     @property
-    def sources(self) -> dict[str, DatabaseSource]:
-        return {name: DatabaseSource(**v) for name, v in self.vars["sources"].items()}
+    def sources(self) -> dict[str, DatabaseSource | EventStreamSource]:
+        kinds = {"database": DatabaseSource, "event_stream": EventStreamSource}
+        return {name: kinds[v["kind"]](**v) for name, v in self.vars["sources"].items()}
 
     @property
     def pulled_dir(self) -> Path:

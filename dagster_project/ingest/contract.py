@@ -92,6 +92,7 @@ EVENT_TYPES = (
     "login",
     "signup",
     "review",
+    "other",  # an event the pipeline has no type for (an event stream's unmapped names)
 )
 
 ENTITIES: dict[str, Entity] = {

@@ -9,10 +9,11 @@ which it commits with the files of a completed pull only, so a failed pull leave
 where it was and the next pull reads the same rows again.
 """
 
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -21,11 +22,12 @@ import sqlalchemy as sa
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.extract.source import DltSource
+from dlt.sources.filesystem import filesystem, read_jsonl
 from dlt.sources.sql_database import sql_table
 
 from dagster_project.ingest.contract import ENTITIES
 from dagster_project.resources import Warehouse, retry_only_transient
-from dagster_project.settings import DatabaseSource, Settings, SourceTable
+from dagster_project.settings import DatabaseSource, EventStreamSource, Settings, SourceTable
 
 LAYOUT = "{table_name}/dt={day}/{load_id}.{file_id}.{ext}"
 
@@ -112,25 +114,56 @@ def pipeline(settings: Settings, name: str, day: date) -> dlt.Pipeline:
     )
 
 
-def cursors(pipe: dlt.Pipeline, source: DatabaseSource) -> dict[str, Any]:
-    """Each entity's cursor as dlt's state holds it (None before the first pull)."""
+def _resources_state(pipe: dlt.Pipeline) -> dict[str, Any]:
     sources = pipe.state.get("sources", {})
-    resources = next(iter(sources.values()), {}).get("resources", {}) if sources else {}
-    found = {}
-    for entity, mapping in source.tables.items():
-        state = resources.get(entity, {}).get("incremental", {}).get(mapping.cursor, {})
-        found[entity] = state.get("last_value")
-    return found
+    return next(iter(sources.values()), {}).get("resources", {}) if sources else {}
 
 
-def database_source(name: str, source: DatabaseSource, url: str) -> DltSource:
-    """The source's mapped tables as one dlt source named after it."""
+def stream_state(pipe: dlt.Pipeline) -> dict[str, Any]:
+    """An event stream's sessioniser state: open sessions, names counted as "other"."""
+    return _resources_state(pipe).get(STREAM, {})
+
+
+def cursors(pipe: dlt.Pipeline, source: DatabaseSource | EventStreamSource) -> dict[str, Any]:
+    """Each asset's cursor as dlt's state holds it (None before the first pull): a table's
+    last update time; a stream's newest file read (its modification time)."""
+    resources = _resources_state(pipe)
+    if isinstance(source, EventStreamSource):
+        found = [
+            state.get("incremental", {}).get("modification_date", {}).get("last_value")
+            for state in resources.values()
+        ]
+        return {STREAM: next((f for f in found if f is not None), None)}
+    return {
+        entity: resources.get(entity, {})
+        .get("incremental", {})
+        .get(mapping.cursor, {})
+        .get("last_value")
+        for entity, mapping in source.tables.items()
+    }
+
+
+def dlt_source(name: str, source: DatabaseSource | EventStreamSource, run: bool) -> DltSource:
+    """The source as one dlt source named after it; `run`: with the database's password (read
+    when the pull runs, never when the definitions load)."""
 
     @dlt.source(name=name)
-    def shop_database() -> list[Any]:
-        return source_resources(source, url)
+    def shop_source() -> list[Any]:
+        if isinstance(source, EventStreamSource):
+            return stream_resources(source)
+        return source_resources(source, connection_url(source) if run else source.url)
 
-    return shop_database()
+    return shop_source()
+
+
+def where(source: DatabaseSource | EventStreamSource) -> str:
+    """The source's place, as messages name it: its URL without a password, or its path."""
+    if isinstance(source, EventStreamSource):
+        return source.path
+    return sa.make_url(source.url).render_as_string(hide_password=True)
+
+
+STREAM = "event_stream"  # the one resource (and asset) of an event stream
 
 
 def pulled_key(name: str, entity: str) -> dg.AssetKey:
@@ -141,8 +174,12 @@ def pulled_keys(settings: Settings) -> dict[str, list[dg.AssetKey]]:
     """Per entity, the pulls that deliver it: the raw asset loads after them."""
     keys: dict[str, list[dg.AssetKey]] = {}
     for name, source in settings.sources.items():
-        for entity in source.tables:
-            keys.setdefault(entity, []).append(pulled_key(name, entity))
+        if isinstance(source, EventStreamSource):
+            for entity in ("sessions", "events"):
+                keys.setdefault(entity, []).append(pulled_key(name, STREAM))
+        else:
+            for entity in source.tables:
+                keys.setdefault(entity, []).append(pulled_key(name, entity))
     return keys
 
 
@@ -155,15 +192,16 @@ class PullTranslator(DagsterDltTranslator):
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         entity = data.resource.name
+        what = "sessions and events" if entity == STREAM else f"{entity} rows"
         return dg.AssetSpec(
             key=pulled_key(self.name, entity),
             group_name="ingest",
             kinds={"dlt", "parquet"},
             owners=["team:data-engineering"],
             description=(
-                f"The {entity} rows changed in {self.host} since the last pull, in the "
-                f"contract's columns, written to pulled/{self.name}/{entity}/dt=<day of the "
-                "pull>/ for the raw asset to load (docs/sources.md)."
+                f"The {what} new in {self.host} since the last pull, in the contract's "
+                f"columns, written to pulled/{self.name}/ for the raw assets to load "
+                "(docs/sources.md)."
             ),
         )
 
@@ -178,11 +216,13 @@ def build_pull_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     return [build_pull_asset(settings, name, source) for name, source in settings.sources.items()]
 
 
-def build_pull_asset(settings: Settings, name: str, source: DatabaseSource) -> dg.AssetsDefinition:
-    host = sa.make_url(source.url).render_as_string(hide_password=True)
+def build_pull_asset(
+    settings: Settings, name: str, source: DatabaseSource | EventStreamSource
+) -> dg.AssetsDefinition:
+    host = where(source)
 
     @dlt_assets(
-        dlt_source=database_source(name, source, source.url),
+        dlt_source=dlt_source(name, source, run=False),
         dlt_pipeline=pipeline(settings, name, pull_day(settings)),
         name=f"pull__{name}",
         dagster_dlt_translator=PullTranslator(name=name, host=host),
@@ -197,27 +237,25 @@ def build_pull_asset(settings: Settings, name: str, source: DatabaseSource) -> d
             pipe.sync_destination()  # the state of the last completed pull
             before = cursors(pipe, source)
             results = list(
-                dlt.run(
-                    context,
-                    dlt_source=database_source(name, source, connection_url(source)),
-                    dlt_pipeline=pipe,
-                )
+                dlt.run(context, dlt_source=dlt_source(name, source, run=True), dlt_pipeline=pipe)
             )
         except Exception as exc:
             raise pull_error(host, exc) from exc
         after = cursors(pipe, source)
+        info = pipe.last_trace.last_normalize_info if pipe.last_trace else None
+        rows = info.row_counts if info else {}
         for result in results:
             key = dg.AssetKey.from_coercible(result.asset_key)  # type: ignore[arg-type]
             entity = key.path[-1]
-            yield dg.MaterializeResult(
-                asset_key=key,
-                metadata={
-                    "rows_pulled": (result.metadata or {}).get("rows_loaded", 0),
-                    "cursor_from": str(before[entity]),
-                    "cursor_to": str(after[entity]),
-                    "host": host,
-                },
-            )
+            tables = ["sessions", "events"] if entity == STREAM else [entity]
+            metadata: dict[str, Any] = {
+                f"rows_pulled{'' if entity != STREAM else '_' + t}": rows.get(t, 0) for t in tables
+            }
+            metadata |= {"cursor_from": str(before[entity]), "cursor_to": str(after[entity])}
+            if entity == STREAM:
+                names = stream_state(pipe).get("other_event_names", {})
+                metadata["other_event_names"] = dg.MetadataValue.json(names)
+            yield dg.MaterializeResult(asset_key=key, metadata={**metadata, "source": host})
 
     return _pull
 
@@ -233,3 +271,129 @@ def pull_error(host: str, exc: BaseException) -> Exception:
     if any(isinstance(e, sa.exc.OperationalError | ConnectionError | TimeoutError) for e in chain):
         return ConnectionError(message)
     return RuntimeError(message)
+
+
+# --- event streams ---------------------------------------------------------------------------
+
+
+def _when(value: Any) -> datetime:
+    """An event's timestamp as aware UTC (ISO 8601 text, as the collectors write it)."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _path(*keys: str) -> Callable[[dict], Any]:
+    def get(record: dict) -> Any:
+        for key in keys:
+            record = record.get(key) if isinstance(record, dict) else None  # type: ignore[assignment]
+        return record
+
+    return get
+
+
+CAMPAIGN = {k: _path("context", "campaign", k) for k in ("source", "medium", "name")}
+PAGE_PATH = _path("context", "page", "path")
+DEVICE = _path("context", "device", "type")
+
+
+def event_row(record: dict, stream: EventStreamSource, session_id: str) -> dict:
+    """A track, page or identify call as a row of the contract's events."""
+    call = record.get("type", "track")
+    name = "page" if call == "page" else "identify" if call == "identify" else record.get("event")
+    if call == "page":
+        event_type = stream.event_types.get("page", "page_view")
+    else:
+        event_type = stream.event_types.get(str(name), "login" if call == "identify" else "other")
+    props = record.get("properties") or {}
+    return {
+        "event_id": record.get("messageId"),
+        "session_id": session_id,
+        "anonymous_id": record.get("anonymousId"),
+        "customer_id": record.get("userId"),
+        "event_type": event_type,
+        "occurred_at": _when(record["timestamp"]),
+        "sku": props.get("sku") or props.get("product_id"),
+        "category": props.get("category"),
+        "search_query": props.get("query"),
+        "order_id": props.get("order_id"),
+    }
+
+
+def sessionise(stream: EventStreamSource) -> Any:
+    """A dlt transformer: the calls of each file, in time order, as events and sessions. A
+    browser's session goes on while its calls are at most session_gap_minutes apart (a call
+    that names its own sessionId keeps it). Open sessions are kept in the resource's state,
+    committed with the pull: a session that goes on in a later pull is written again, with
+    the same id and its new end, and the newest version counts."""
+    gap = timedelta(minutes=stream.session_gap_minutes)
+
+    @dlt.transformer(name="event_stream")
+    def _sessionise(records: list[dict]) -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        open_sessions: dict[str, dict] = state.setdefault("open_sessions", {})
+        unknown: dict[str, int] = state.setdefault("other_event_names", {})  # counted, all pulls
+        touched: dict[str, dict] = {}
+        events = []
+        for record in sorted(
+            (r for r in records if r.get("anonymousId") and r.get("timestamp")),
+            key=lambda r: _when(r["timestamp"]),
+        ):
+            anonymous_id, when = record["anonymousId"], _when(record["timestamp"])
+            session = open_sessions.get(anonymous_id)
+            own_id = record.get("sessionId") or _path("context", "sessionId")(record)
+            if (
+                session is None
+                or (own_id and own_id != session["session_id"])
+                or when - datetime.fromisoformat(session["ended_at"]) > gap
+            ):
+                start = when.isoformat()
+                session = {
+                    "session_id": own_id
+                    or "s-" + hashlib.md5(f"{anonymous_id}:{start}".encode()).hexdigest()[:16],
+                    "anonymous_id": anonymous_id,
+                    "customer_id": None,
+                    "started_at": start,
+                    "ended_at": start,
+                    "utm_source": CAMPAIGN["source"](record),
+                    "utm_medium": CAMPAIGN["medium"](record),
+                    "utm_campaign": CAMPAIGN["name"](record),
+                    "channel": CAMPAIGN["medium"](record) or "direct",
+                    "device_type": DEVICE(record),
+                    "landing_page": PAGE_PATH(record)
+                    or (record.get("properties") or {}).get("path"),
+                }
+                open_sessions[anonymous_id] = session
+            session["ended_at"] = max(session["ended_at"], when.isoformat())
+            session["customer_id"] = record.get("userId") or session["customer_id"]
+            touched[session["session_id"]] = session
+            event = event_row(record, stream, session["session_id"])
+            if event["event_type"] == "other":
+                name = str(record.get("event"))
+                unknown[name] = unknown.get(name, 0) + 1
+            events.append(event)
+        # sessions that can no longer go on leave the state
+        newest = max((s["ended_at"] for s in open_sessions.values()), default=None)
+        if newest:
+            cutoff = (datetime.fromisoformat(newest) - gap).isoformat()
+            for anonymous_id in [a for a, s in open_sessions.items() if s["ended_at"] < cutoff]:
+                del open_sessions[anonymous_id]
+        if events:
+            yield dlt.mark.with_table_name(events, "events")
+        if touched:
+            sessions = [
+                {**s, "started_at": _when(s["started_at"]), "ended_at": _when(s["ended_at"])}
+                for s in touched.values()
+            ]
+            yield dlt.mark.with_table_name(sessions, "sessions")
+
+    return _sessionise
+
+
+def stream_resources(stream: EventStreamSource) -> list[Any]:
+    """The stream's files not read yet (by modification time), read in that order."""
+    files = filesystem(
+        bucket_url=stream.path,
+        file_glob=stream.file_glob,
+        incremental=dlt.sources.incremental("modification_date"),
+    )
+    return [files | read_jsonl() | sessionise(stream)]

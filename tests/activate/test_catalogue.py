@@ -109,7 +109,7 @@ def test_missing_fields_and_a_missing_address_are_mistakes():
         f"{where} priority: is missing",
         f"{where} cooldown_days: is missing",
         f"{where} schedule: is missing",
-        f"{where} audience.event_in_last_hours.type: unknown event type 'add_to_basket'; known: page_view, product_view, search, favorite, add_to_cart, remove_from_cart, inquiry, checkout_start, login, signup, review",
+        f"{where} audience.event_in_last_hours.type: unknown event type 'add_to_basket'; known: page_view, product_view, search, favorite, add_to_cart, remove_from_cart, inquiry, checkout_start, login, signup, review, other",
         f"{where} audience.event_in_last_hours.hours: must be a whole number of hours from 1 to 2160, not 0",
         f"{where} fields: a sms campaign must export 'phone', its address",
     ])  # fmt: skip

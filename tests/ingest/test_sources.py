@@ -3,6 +3,8 @@ a temporary folder, holds the sample shop as a shop's tables would look (its own
 column names, a table of status codes); the pull assets read it through dlt and the raw
 assets load what they wrote."""
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -138,6 +140,16 @@ def pull_and_load(settings) -> dg.ExecuteInProcessResult:
     )  # fmt: skip
 
 
+def pulled_metadata(result: dg.ExecuteInProcessResult, *name: str) -> dict:
+    """The metadata of a successful run's materialization of pulled/<source>/<asset>."""
+    assert result.success
+    (metadata,) = [
+        e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["pulled", *name])
+    ]  # fmt: skip
+    return metadata
+
+
 def test_a_shop_database_is_pulled_incrementally_into_the_raw_tables(tmp_path, monkeypatch):
     files = load_settings(tmp_path / "files")
     load_shop(files, SHOP)
@@ -185,12 +197,7 @@ def test_a_shop_database_is_pulled_incrementally_into_the_raw_tables(tmp_path, m
             db.execute(sa.text(
                 "update shop_orders set status_code = 20, total = 101, modified = :t "
                 "where id = 'NEW-0'"), {"t": later + timedelta(seconds=1)})  # fmt: skip
-        result = pull_and_load(settings)
-        assert result.success
-        (pulled_orders,) = [
-            e.materialization.metadata for e in result.get_asset_materialization_events()
-            if e.asset_key == dg.AssetKey(["pulled", "shop_db", "orders"])
-        ]  # fmt: skip
+        pulled_orders = pulled_metadata(pull_and_load(settings), "shop_db", "orders")
         assert pulled_orders["rows_pulled"].value == 13
         assert pulled_orders["cursor_to"].value == str(later + timedelta(seconds=1))
         with open_warehouse(settings, read_only=True) as pulled:
@@ -299,3 +306,82 @@ def test_crm_mart_run_pulls_before_loading_and_status_shows_each_sources_cursor(
         assert orders == len(contract_rows(conn, "orders")) and persons > 100
     (line,) = [s for s in status.stdout.splitlines() if s.startswith("  shop_db/orders ")]
     assert line.endswith(f", {orders:,} rows, cursor {newest}+00:00")
+
+
+def call(kind: str, anonymous_id: str, at: str, **fields) -> dict:
+    return {"type": kind, "anonymousId": anonymous_id, "timestamp": f"2026-11-02T{at}:00Z",
+            "messageId": f"m-{anonymous_id}-{at}", **fields}  # fmt: skip
+
+
+GOOGLE = {"campaign": {"source": "google", "medium": "cpc", "name": "winter"}}
+STREAM_FILES = [
+    [  # the first hour: a1 browses anonymously; an event name no type is mapped to
+        call("page", "a1", "10:00", context={**GOOGLE, "page": {"path": "/home"},
+                                              "device": {"type": "mobile"}}),
+        call("track", "a1", "10:05", event="Product Viewed", properties={"sku": "S1"}),
+        call("track", "a1", "10:10", event="Wishlist Shared"),
+    ],
+    [  # the next: a1 logs in and goes on (15 minutes later), then comes back after 65
+        call("identify", "a1", "10:20", userId="C1"),
+        call("track", "a1", "10:25", event="Product Added", userId="C1",
+             properties={"sku": "S1", "category": "shoes"}),
+        call("page", "a1", "11:30", userId="C1", context={"page": {"path": "/cart"}}),
+        call("page", "a2", "10:50"),
+    ],
+]  # fmt: skip
+
+
+def session_id(anonymous_id: str, start: str) -> str:
+    """As documented: s- and 16 hex digits of md5('<anonymous id>:<start, ISO 8601 UTC>')."""
+    text = f"{anonymous_id}:2026-11-02T{start}:00+00:00"
+    return "s-" + hashlib.md5(text.encode()).hexdigest()[:16]
+
+
+def test_an_event_stream_is_sessionised_across_pulls_as_worked_out_by_hand(tmp_path):
+    stream = tmp_path / "stream"
+    stream.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    config = {"sources": {"web": {
+        "kind": "event_stream", "path": str(stream),
+        "event_types": {"Product Viewed": "product_view", "Product Added": "add_to_cart"},
+    }}}  # fmt: skip
+    (data / "crm-mart.yml").write_text(yaml.safe_dump(config))
+    settings = load_settings(data)
+    for n, calls in enumerate(STREAM_FILES):
+        path = stream / f"2026-11-02-{n:02}.jsonl"
+        path.write_text("".join(json.dumps(c) + "\n" for c in calls))
+        time.sleep(0.05)  # the files' modification times follow each other
+        stream_pull = pulled_metadata(pull_and_load(settings), "web", "event_stream")
+    assert stream_pull["other_event_names"].value == {"Wishlist Shared": 1}
+    assert stream_pull["rows_pulled_events"].value == 4  # the second file's calls only
+    s1, s2, s3 = session_id("a1", "10:00"), session_id("a1", "11:30"), session_id("a2", "10:50")
+    at = lambda hm: datetime(2026, 11, 2, int(hm[:2]), int(hm[3:]))  # noqa: E731
+    with open_warehouse(settings, read_only=True) as conn:
+        sessions = conn.execute(
+            "select session_id, anonymous_id, customer_id, started_at, ended_at, channel, "
+            "utm_source, utm_campaign, device_type, landing_page from raw.sessions "
+            "qualify row_number() over (partition by session_id order by _loaded_at desc) = 1 "
+            "order by started_at"
+        ).fetchall()
+        versions = conn.execute("select count(*) from raw.sessions").fetchone()
+        events = conn.execute(
+            "select event_id, session_id, customer_id, event_type, sku, category "
+            "from raw.events order by occurred_at"
+        ).fetchall()
+    # s1 went on into the second pull: written again with its new end and its customer
+    assert sessions == [
+        (s1, "a1", "C1", at("10:00"), at("10:25"), "cpc", "google", "winter", "mobile", "/home"),
+        (s3, "a2", None, at("10:50"), at("10:50"), "direct", None, None, None, None),
+        (s2, "a1", "C1", at("11:30"), at("11:30"), "direct", None, None, None, "/cart"),
+    ]
+    assert versions == (4,)
+    assert events == [
+        ("m-a1-10:00", s1, None, "page_view", None, None),
+        ("m-a1-10:05", s1, None, "product_view", "S1", None),
+        ("m-a1-10:10", s1, None, "other", None, None),
+        ("m-a1-10:20", s1, "C1", "login", None, None),
+        ("m-a1-10:25", s1, "C1", "add_to_cart", "S1", "shoes"),
+        ("m-a2-10:50", s3, None, "page_view", None, None),
+        ("m-a1-11:30", s2, "C1", "page_view", None, None),
+    ]

@@ -158,7 +158,8 @@ def test_visitors_prospects_consent_and_unsubscribes(shop):
     )
     assert before > 300
     funnel = dict(con.execute("select event_type, count(*) from events group by 1").fetchall())
-    assert set(funnel) == set(ENTITIES["events"].columns[4].values)
+    # every type but "other", which only an event stream's unmapped names produce
+    assert set(funnel) == set(ENTITIES["events"].columns[4].values) - {"other"}
     assert funnel["product_view"] > funnel["add_to_cart"] > funnel["checkout_start"]
     unsubscribed = scalar(
         con,
