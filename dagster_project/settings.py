@@ -138,6 +138,15 @@ class EventStreamSource(_Strict):
         return self
 
 
+class ShopifyExportSource(_Strict):
+    """A folder of Shopify order exports (CSV: one row per line item, the order's fields on
+    its first line), read as the contract's orders and order lines (docs/sources.md)."""
+
+    kind: Literal["shopify_export"]
+    path: str  # a folder, or an fsspec URL
+    file_glob: str = "**/*.csv"
+
+
 class DbtVars(_Strict):
     """The settings dbt's models read: handed to dbt as --vars."""
 
@@ -473,7 +482,7 @@ class PipelineSettings(_Strict):
     step_retry_delay_seconds: int = setting(
         60, "... after this many seconds, doubling each time.", ge=0
     )
-    sources: dict[str, DatabaseSource | EventStreamSource] = setting(
+    sources: dict[str, DatabaseSource | EventStreamSource | ShopifyExportSource] = setting(
         {},
         "Systems the pipeline pulls from before loading, by name (docs/sources.md): each "
         "pull is written under pulled/<name>/ and loaded like a landing file.",
@@ -596,8 +605,12 @@ class Settings:
         return int(self.vars["ingest_batch_mb"]) * 1024 * 1024
 
     @property
-    def sources(self) -> dict[str, DatabaseSource | EventStreamSource]:
-        kinds = {"database": DatabaseSource, "event_stream": EventStreamSource}
+    def sources(self) -> dict[str, DatabaseSource | EventStreamSource | ShopifyExportSource]:
+        kinds = {
+            "database": DatabaseSource,
+            "event_stream": EventStreamSource,
+            "shopify_export": ShopifyExportSource,
+        }
         return {name: kinds[v["kind"]](**v) for name, v in self.vars["sources"].items()}
 
     @property

@@ -11,13 +11,15 @@ where it was and the next pull reads the same rows again.
 
 import hashlib
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import dagster as dg
 import dlt
+import duckdb
 import sqlalchemy as sa
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
@@ -26,10 +28,21 @@ from dlt.sources.filesystem import filesystem, read_jsonl
 from dlt.sources.sql_database import sql_table
 
 from dagster_project.ingest.contract import ENTITIES
+from dagster_project.ingest.loader import lit
 from dagster_project.resources import Warehouse, retry_only_transient
-from dagster_project.settings import DatabaseSource, EventStreamSource, Settings, SourceTable
+from dagster_project.settings import (
+    DatabaseSource,
+    EventStreamSource,
+    Settings,
+    ShopifyExportSource,
+    SourceTable,
+)
 
 LAYOUT = "{table_name}/dt={day}/{load_id}.{file_id}.{ext}"
+Source: TypeAlias = DatabaseSource | EventStreamSource | ShopifyExportSource
+STREAM = "event_stream"  # the one resource (and asset) of an event stream
+SHOPIFY = "shopify_export"  # the one resource (and asset) of a Shopify export folder
+FILE_SOURCES = {STREAM: ("sessions", "events"), SHOPIFY: ("orders", "order_items")}
 
 
 @dataclass(frozen=True)
@@ -124,16 +137,17 @@ def stream_state(pipe: dlt.Pipeline) -> dict[str, Any]:
     return _resources_state(pipe).get(STREAM, {})
 
 
-def cursors(pipe: dlt.Pipeline, source: DatabaseSource | EventStreamSource) -> dict[str, Any]:
+def cursors(pipe: dlt.Pipeline, source: Source) -> dict[str, Any]:
     """Each asset's cursor as dlt's state holds it (None before the first pull): a table's
     last update time; a stream's newest file read (its modification time)."""
     resources = _resources_state(pipe)
-    if isinstance(source, EventStreamSource):
+    if not isinstance(source, DatabaseSource):
         found = [
             state.get("incremental", {}).get("modification_date", {}).get("last_value")
             for state in resources.values()
         ]
-        return {STREAM: next((f for f in found if f is not None), None)}
+        resource = STREAM if isinstance(source, EventStreamSource) else SHOPIFY
+        return {resource: next((f for f in found if f is not None), None)}
     return {
         entity: resources.get(entity, {})
         .get("incremental", {})
@@ -143,7 +157,7 @@ def cursors(pipe: dlt.Pipeline, source: DatabaseSource | EventStreamSource) -> d
     }
 
 
-def dlt_source(name: str, source: DatabaseSource | EventStreamSource, run: bool) -> DltSource:
+def dlt_source(name: str, source: Source, run: bool) -> DltSource:
     """The source as one dlt source named after it; `run`: with the database's password (read
     when the pull runs, never when the definitions load)."""
 
@@ -151,19 +165,18 @@ def dlt_source(name: str, source: DatabaseSource | EventStreamSource, run: bool)
     def shop_source() -> list[Any]:
         if isinstance(source, EventStreamSource):
             return stream_resources(source)
+        if isinstance(source, ShopifyExportSource):
+            return shopify_resources(source)
         return source_resources(source, connection_url(source) if run else source.url)
 
     return shop_source()
 
 
-def where(source: DatabaseSource | EventStreamSource) -> str:
+def where(source: Source) -> str:
     """The source's place, as messages name it: its URL without a password, or its path."""
-    if isinstance(source, EventStreamSource):
+    if not isinstance(source, DatabaseSource):
         return source.path
     return sa.make_url(source.url).render_as_string(hide_password=True)
-
-
-STREAM = "event_stream"  # the one resource (and asset) of an event stream
 
 
 def pulled_key(name: str, entity: str) -> dg.AssetKey:
@@ -174,9 +187,10 @@ def pulled_keys(settings: Settings) -> dict[str, list[dg.AssetKey]]:
     """Per entity, the pulls that deliver it: the raw asset loads after them."""
     keys: dict[str, list[dg.AssetKey]] = {}
     for name, source in settings.sources.items():
-        if isinstance(source, EventStreamSource):
-            for entity in ("sessions", "events"):
-                keys.setdefault(entity, []).append(pulled_key(name, STREAM))
+        if not isinstance(source, DatabaseSource):
+            resource = STREAM if isinstance(source, EventStreamSource) else SHOPIFY
+            for entity in FILE_SOURCES[resource]:
+                keys.setdefault(entity, []).append(pulled_key(name, resource))
         else:
             for entity in source.tables:
                 keys.setdefault(entity, []).append(pulled_key(name, entity))
@@ -192,7 +206,7 @@ class PullTranslator(DagsterDltTranslator):
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         entity = data.resource.name
-        what = "sessions and events" if entity == STREAM else f"{entity} rows"
+        what = " and ".join(FILE_SOURCES.get(entity, (entity,))) + " rows"
         return dg.AssetSpec(
             key=pulled_key(self.name, entity),
             group_name="ingest",
@@ -216,9 +230,7 @@ def build_pull_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     return [build_pull_asset(settings, name, source) for name, source in settings.sources.items()]
 
 
-def build_pull_asset(
-    settings: Settings, name: str, source: DatabaseSource | EventStreamSource
-) -> dg.AssetsDefinition:
+def build_pull_asset(settings: Settings, name: str, source: Source) -> dg.AssetsDefinition:
     host = where(source)
 
     @dlt_assets(
@@ -247,9 +259,10 @@ def build_pull_asset(
         for result in results:
             key = dg.AssetKey.from_coercible(result.asset_key)  # type: ignore[arg-type]
             entity = key.path[-1]
-            tables = ["sessions", "events"] if entity == STREAM else [entity]
+            tables = FILE_SOURCES.get(entity, (entity,))
             metadata: dict[str, Any] = {
-                f"rows_pulled{'' if entity != STREAM else '_' + t}": rows.get(t, 0) for t in tables
+                f"rows_pulled{'_' + t if entity in FILE_SOURCES else ''}": rows.get(t, 0)
+                for t in tables
             }
             metadata |= {"cursor_from": str(before[entity]), "cursor_to": str(after[entity])}
             if entity == STREAM:
@@ -397,3 +410,105 @@ def stream_resources(stream: EventStreamSource) -> list[Any]:
         incremental=dlt.sources.incremental("modification_date"),
     )
     return [files | read_jsonl() | sessionise(stream)]
+
+
+# --- Shopify's order export ------------------------------------------------------------------
+
+SHOPIFY_ORDERS = """
+with lines as (
+    select *, row_number() over () as file_row
+    from read_csv({path}, header = true, all_varchar = true)
+),
+-- the order's fields are on its first line only
+orders as (
+    select * from lines
+    where nullif(trim("Financial Status"), '') is not null
+    qualify row_number() over (partition by "Name" order by file_row) = 1
+),
+times as (
+    select
+        *,
+        strptime(nullif("Created at", ''), '%Y-%m-%d %H:%M:%S %z') as created,
+        strptime(nullif("Paid at", ''), '%Y-%m-%d %H:%M:%S %z') as paid,
+        strptime(nullif("Fulfilled at", ''), '%Y-%m-%d %H:%M:%S %z') as fulfilled,
+        strptime(nullif("Cancelled at", ''), '%Y-%m-%d %H:%M:%S %z') as cancelled
+    from orders
+)
+select
+    "Name" as order_id,
+    cast(null as varchar) as customer_id,
+    nullif("Email", '') as email,
+    coalesce(nullif("Phone", ''), nullif("Billing Phone", '')) as phone,
+    case
+        when cancelled is not null or "Financial Status" = 'voided' then 'cancelled'
+        when "Financial Status" = 'refunded' then 'refunded'
+        when "Financial Status" = 'partially_refunded' then 'partially_refunded'
+        when "Financial Status" in ('pending', 'authorized') then 'created'
+        when "Fulfillment Status" = 'fulfilled' then 'shipped'
+        else 'paid'
+    end as status,
+    created as created_at,
+    paid as paid_at,
+    "Currency" as currency,
+    "Total" as order_total,
+    nullif("Discount Amount", '') as discount_total,
+    nullif("Shipping", '') as shipping_total,
+    nullif("Refunded Amount", '') as refund_total,
+    case lower("Source") when 'pos' then 'store' when 'android' then 'app'
+        when 'iphone' then 'app' else 'web' end as channel,
+    case when nullif("Discount Code", '') is null then 'none' else 'coupon' end
+        as promotion_type,
+    greatest(created, paid, fulfilled, cancelled) as updated_at
+from times
+"""
+SHOPIFY_LINES = """
+with lines as (
+    select *, row_number() over () as file_row
+    from read_csv({path}, header = true, all_varchar = true)
+)
+select
+    "Name" as order_id,
+    row_number() over (partition by "Name" order by file_row) as line_number,
+    coalesce(nullif("Lineitem sku", ''), "Lineitem name") as sku,
+    coalesce(nullif("Vendor", ''), 'uncategorised') as category,
+    "Lineitem name" as product_name,
+    "Lineitem quantity" as quantity,
+    "Lineitem price" as unit_price,
+    cast(cast("Lineitem quantity" as decimal(18, 4)) * cast("Lineitem price" as decimal(18, 4))
+        - coalesce(cast(nullif("Lineitem discount", '') as decimal(18, 4)), 0) as varchar)
+        as line_total
+from lines
+"""
+
+
+def shopify_orders(files: Iterator[Any]) -> Iterator[Any]:
+    """A dlt transformer's body: each export file as the contract's orders and order lines."""
+    with duckdb.connect() as conn:
+        for item in files:
+            with item.open() as handle:
+                content = handle.read()
+            with tempfile.NamedTemporaryFile(suffix=".csv") as copy:
+                copy.write(content)
+                copy.flush()
+                for table, sql in (
+                    ("orders", SHOPIFY_ORDERS),
+                    ("order_items", SHOPIFY_LINES),
+                ):
+                    rows = conn.sql(sql.format(path=lit(copy.name))).to_arrow_table()
+                    if rows is not None and rows.num_rows:
+                        yield dlt.mark.with_table_name(rows, table)
+
+
+def shopify_resources(export: ShopifyExportSource) -> list[Any]:
+    """The export files not read yet (by modification time), converted in that order."""
+    files = filesystem(
+        bucket_url=export.path,
+        file_glob=export.file_glob,
+        incremental=dlt.sources.incremental("modification_date"),
+    )
+
+    @dlt.transformer(name=SHOPIFY)
+    def convert(items: list[Any]) -> Iterator[Any]:
+        yield from shopify_orders(iter(items))
+
+    return [files | convert]

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -384,4 +385,51 @@ def test_an_event_stream_is_sessionised_across_pulls_as_worked_out_by_hand(tmp_p
         ("m-a1-10:25", s1, "C1", "add_to_cart", "S1", "shoes"),
         ("m-a2-10:50", s3, None, "page_view", None, None),
         ("m-a1-11:30", s2, "C1", "page_view", None, None),
+    ]
+
+
+SHOPIFY_EXPORT = """\
+Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Lineitem discount,Billing Phone,Cancelled at,Refunded Amount,Vendor,Phone,Source
+#1001,Ann@Example.com,paid,2026-11-02 10:05:00 +0100,fulfilled,2026-11-03 09:00:00 +0100,CNY,45.00,5.00,0.00,45.00,WELCOME10,5.00,2026-11-02 10:00:00 +0100,2,Red Shoe,15.00,SHOE-R,0.00,+33 6 12 34 56 78,,0.00,Acme,,web
+#1001,,,,,,,,,,,,,,1,Blue Sock,10.00,SOCK-B,5.00,,,,Acme,,
+#1002,bob@example.com,voided,,unfulfilled,,CNY,20.00,0.00,0.00,20.00,,0.00,2026-11-04 18:30:00 -0500,1,Hat,20.00,,0.00,,2026-11-04 19:00:00 -0500,0.00,,+1 555 0100,pos
+"""
+
+
+def test_a_shopify_order_export_becomes_orders_and_order_lines(tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "orders_export_1.csv").write_text(SHOPIFY_EXPORT)
+    data = tmp_path / "data"
+    data.mkdir()
+    config = {"sources": {"shopify": {"kind": "shopify_export", "path": str(exports)}}}
+    (data / "crm-mart.yml").write_text(yaml.safe_dump(config))
+    settings = load_settings(data)
+    pulled = pulled_metadata(pull_and_load(settings), "shopify", "shopify_export")
+    assert (pulled["rows_pulled_orders"].value, pulled["rows_pulled_order_items"].value) == (2, 3)
+    at = lambda day, hm: datetime(2026, 11, day, int(hm[:2]), int(hm[3:]))  # noqa: E731
+    with open_warehouse(settings, read_only=True) as conn:
+        orders = conn.execute(
+            "select order_id, customer_id, email, phone, status, created_at, paid_at, currency, "
+            "order_total, discount_total, shipping_total, refund_total, channel, promotion_type, "
+            "updated_at from raw.orders order by order_id"
+        ).fetchall()
+        lines = conn.execute(
+            "select order_id, line_number, sku, category, product_name, quantity, unit_price, "
+            "line_total from raw.order_items order by order_id, line_number"
+        ).fetchall()
+        (quarantined,) = conn.execute("select count(*) from raw.quarantine").fetchone()
+    assert quarantined == 0
+    # times in UTC; the order's fields from its first line; a fulfilled paid order is shipped
+    assert [tuple(float(v) if isinstance(v, Decimal) else v for v in o) for o in orders] == [
+        ("#1001", None, "Ann@Example.com", "+33 6 12 34 56 78", "shipped", at(2, "09:00"),
+         at(2, "09:05"), "CNY", 45.0, 5.0, 5.0, 0.0, "web", "coupon", at(3, "08:00")),
+        ("#1002", None, "bob@example.com", "+1 555 0100", "cancelled", at(4, "23:30"), None,
+         "CNY", 20.0, 0.0, 0.0, 0.0, "store", "none", at(5, "00:00")),
+    ]  # fmt: skip
+    # each line numbered in the file's order; quantity x price less the line's discount
+    assert [tuple(float(v) if isinstance(v, Decimal) else v for v in line) for line in lines] == [
+        ("#1001", 1, "SHOE-R", "Acme", "Red Shoe", 2, 15.0, 30.0),
+        ("#1001", 2, "SOCK-B", "Acme", "Blue Sock", 1, 10.0, 5.0),
+        ("#1002", 1, "Hat", "uncategorised", "Hat", 1, 20.0, 20.0),
     ]
