@@ -1,12 +1,17 @@
-"""Pulls from the systems where a shop's data lives (docs/sources.md), through dlt.
+"""Pulls from the systems where a shop's data lives (docs/sources.md), through dlt, run by
+dagster-dlt: one multi-asset per source of the shop config.
 
-A database source is dlt's SQL-database source: each mapped table is read incrementally on
-its cursor column (the shop's update timestamp), selected already in the contract's column
-names and values, and written by dlt's filesystem destination as Parquet under
-pulled/<source>/<entity>/dt=<day>/. The raw assets load those files like landing files:
-the same contract check, quarantine and ledger. dlt keeps each table's cursor in its state,
-which it commits with the files of a completed pull only, so a failed pull leaves the cursor
-where it was and the next pull reads the same rows again.
+- A database: dlt's SQL-database source reads each mapped table incrementally on its cursor
+  column (the shop's update timestamp), selected already in the contract's columns and values.
+- An event stream: dlt's filesystem source reads the new JSON-lines files of Segment- or
+  RudderStack-style calls; a transformer sessionises them into sessions and events.
+- A Shopify order export: the new export files, turned into orders and order lines by SQL.
+
+dlt's filesystem destination writes each pull as Parquet under
+pulled/<source>/<entity>/dt=<day of the pull>/, which the raw assets load like landing files:
+the same contract check, quarantine and ledger. dlt keeps the cursors in its state, committed
+with the files of a completed pull only, so a failed pull leaves the cursor where it was and
+the next pull reads the same rows again.
 """
 
 import hashlib
@@ -45,11 +50,9 @@ SHOPIFY = "shopify_export"  # the one resource (and asset) of a Shopify export f
 FILE_SOURCES = {STREAM: ("sessions", "events"), SHOPIFY: ("orders", "order_items")}
 
 
-@dataclass(frozen=True)
-class PullReport:
-    source: str
-    rows: dict[str, int]  # rows pulled per entity
-    cursors: dict[str, tuple[Any, Any]]  # per entity: the cursor before and after the pull
+def file_resource(source: EventStreamSource | ShopifyExportSource) -> str:
+    """The one resource (and asset) of a source of files, and the entities in FILE_SOURCES."""
+    return STREAM if isinstance(source, EventStreamSource) else SHOPIFY
 
 
 def connection_url(source: DatabaseSource) -> str:
@@ -146,8 +149,7 @@ def cursors(pipe: dlt.Pipeline, source: Source) -> dict[str, Any]:
             state.get("incremental", {}).get("modification_date", {}).get("last_value")
             for state in resources.values()
         ]
-        resource = STREAM if isinstance(source, EventStreamSource) else SHOPIFY
-        return {resource: next((f for f in found if f is not None), None)}
+        return {file_resource(source): next((f for f in found if f is not None), None)}
     return {
         entity: resources.get(entity, {})
         .get("incremental", {})
@@ -188,7 +190,7 @@ def pulled_keys(settings: Settings) -> dict[str, list[dg.AssetKey]]:
     keys: dict[str, list[dg.AssetKey]] = {}
     for name, source in settings.sources.items():
         if not isinstance(source, DatabaseSource):
-            resource = STREAM if isinstance(source, EventStreamSource) else SHOPIFY
+            resource = file_resource(source)
             for entity in FILE_SOURCES[resource]:
                 keys.setdefault(entity, []).append(pulled_key(name, resource))
         else:
@@ -199,7 +201,8 @@ def pulled_keys(settings: Settings) -> dict[str, list[dg.AssetKey]]:
 
 @dataclass
 class PullTranslator(DagsterDltTranslator):
-    """Asset pulled/<source>/<entity> for each mapped table, in the ingest group."""
+    """Asset pulled/<source>/<entity> per mapped table (a source of files: its one resource,
+    pulled/<source>/event_stream or shopify_export), in the ingest group."""
 
     name: str = ""
     host: str = ""
