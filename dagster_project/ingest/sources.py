@@ -417,13 +417,15 @@ def stream_resources(stream: EventStreamSource) -> list[Any]:
 
 # --- Shopify's order export ------------------------------------------------------------------
 
+# an export file as the temp table `lines`, each row numbered in the file's order
+SHOPIFY_READ = """
+create or replace temp table lines as
+select *, row_number() over () as file_row
+from read_csv({path}, header = true, all_varchar = true)
+"""
 SHOPIFY_ORDERS = """
-with lines as (
-    select *, row_number() over () as file_row
-    from read_csv({path}, header = true, all_varchar = true)
-),
 -- the order's fields are on its first line only
-orders as (
+with orders as (
     select * from lines
     where nullif(trim("Financial Status"), '') is not null
     qualify row_number() over (partition by "Name" order by file_row) = 1
@@ -465,10 +467,6 @@ select
 from times
 """
 SHOPIFY_LINES = """
-with lines as (
-    select *, row_number() over () as file_row
-    from read_csv({path}, header = true, all_varchar = true)
-)
 select
     "Name" as order_id,
     row_number() over (partition by "Name" order by file_row) as line_number,
@@ -493,11 +491,9 @@ def shopify_orders(files: Iterator[Any]) -> Iterator[Any]:
             with tempfile.NamedTemporaryFile(suffix=".csv") as copy:
                 copy.write(content)
                 copy.flush()
-                for table, sql in (
-                    ("orders", SHOPIFY_ORDERS),
-                    ("order_items", SHOPIFY_LINES),
-                ):
-                    rows = conn.sql(sql.format(path=lit(copy.name))).to_arrow_table()
+                conn.execute(SHOPIFY_READ.format(path=lit(copy.name)))
+                for table, sql in (("orders", SHOPIFY_ORDERS), ("order_items", SHOPIFY_LINES)):
+                    rows = conn.sql(sql).to_arrow_table()
                     if rows is not None and rows.num_rows:
                         yield dlt.mark.with_table_name(rows, table)
 

@@ -87,7 +87,7 @@ RENAMES = {
 }
 
 
-def newest_rows(conn: duckdb.DuckDBPyConnection, entity: str) -> str:
+def newest_rows(entity: str) -> str:
     """SQL: the newest version of each of the entity's rows in raw, as the shop's database
     holds it."""
     keys = {"customers": "customer_id", "orders": "order_id"}
@@ -103,7 +103,7 @@ def contract_rows(conn, entity: str, where: str = "true") -> list[tuple]:
     columns = [c for c in TABLES[entity]["columns"]]
     return sorted(
         conn.execute(
-            f"select {', '.join(columns)} from ({newest_rows(conn, entity)}) where {where}"
+            f"select {', '.join(columns)} from ({newest_rows(entity)}) where {where}"
         ).fetchall(),
         key=repr,
     )
@@ -113,7 +113,7 @@ def fill_database(engine: sa.Engine, files_warehouse: Path) -> None:
     """The shop's tables: the newest version of every customer and order, every order line."""
     with duckdb.connect(str(files_warehouse), read_only=True) as conn:
         frames = {
-            entity: conn.execute(newest_rows(conn, entity)).df()[list(TABLES[entity]["columns"])]
+            entity: conn.execute(newest_rows(entity)).df()[list(TABLES[entity]["columns"])]
             for entity in TABLES
         }
     orders = frames["orders"]
