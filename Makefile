@@ -63,7 +63,8 @@ lint: setup lint-sql
 lint-sql: setup
 	@# SQLFluff compiles the dbt project: a throw-away warehouse, never the real one, and the
 	@# default settings as dbt's vars (tests/sqlfluff_config.py)
-	tmp=$$(mktemp -d) && $(BIN)/python -m tests.sqlfluff_config > $$tmp/pyproject.toml \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+		&& $(BIN)/python -m tests.sqlfluff_config > $$tmp/pyproject.toml \
 		&& CRM_DATA_DIR=$$tmp $(BIN)/sqlfluff lint --config $$tmp/pyproject.toml dbt/models
 
 ## dagster: the Dagster UI on http://127.0.0.1:3000 (workspace.yaml)

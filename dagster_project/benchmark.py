@@ -8,12 +8,16 @@ scores and exports) and Dagster's own overhead around the steps. The churn featu
 new labelled cutoffs on one day a week (when D - churn_label_days is a Monday): each daily
 run records the ones it computed, so the week's heavy day and a typical day are told apart.
 Everything happens in its own folder, $CRM_DATA_DIR/bench/<scale>/, through Dagster, as a
-scheduled run would. One table is printed and one JSON file written.
+scheduled run would. Last, the shop's customers, orders and order lines are put in a
+throw-away PostgreSQL server as a shop's database would hold them (not timed), and a first
+pull of them through a database source, with the load of what it pulled, is timed beside
+the load of the same entities from files. One table is printed and one JSON file written.
 """
 
 import argparse
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,6 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.ingest.loader import one
+from dagster_project.sample_shop.database import (
+    TABLES,
+    fill_database,
+    postgres_server,
+    server_programs,
+)
 from dagster_project.sample_shop.generator import (
     ENTITY_NAMES,
     SCALES,
@@ -167,6 +177,7 @@ def _timed_run(through: str, data_dir: Path) -> dict[str, Any]:
         }
     work = sum(p["seconds"] for p in phases.values())
     return {
+        "steps": dict(steps),  # every step, for the database pull's comparison; not in the JSON
         "phases": phases,
         "wall_seconds": round(wall, 2),
         "work_seconds": round(work, 2),
@@ -232,6 +243,92 @@ def _step_seconds(instance: Any, run_id: str) -> list[tuple[str, float]]:
     return sorted(took.items(), key=lambda kv: -kv[1])
 
 
+PULL_SOURCE = "shop_db"
+PULL_PASSWORD_ENV = "BENCH_SHOP_DB_PASSWORD"  # not CRM_*: those are settings
+
+
+def _entity_seconds(steps: dict[str, float], entity: str) -> float:
+    """The seconds of an entity's raw asset and its checks (raw__orders, raw__orders_...)."""
+    return sum(s for step, s in steps.items() if step.split("__", 1)[-1].startswith(entity))
+
+
+def _timed_pull(
+    settings: Settings, first_day: date, file_steps: dict[str, float], file_rows: dict[str, int]
+) -> dict[str, Any]:
+    """Fill a throw-away PostgreSQL server with the warehouse's newest customers and orders
+    and every order line (not timed), then time a first pull of them with a database source
+    and the load of what it pulled, in a folder of their own; beside it, the first load of
+    the same entities' files: its steps' seconds and the rows it loaded."""
+    import dagster as dg
+    import yaml
+    from dagster_dlt import DagsterDltResource
+
+    from dagster_project.ingest.assets import build_raw_assets
+    from dagster_project.ingest.sources import build_pull_assets, pulled_keys
+    from dagster_project.resources import Warehouse
+
+    if server_programs() is None:
+        return {"skipped": "PostgreSQL's server programs (initdb, pg_ctl) are not installed"}
+    folder = settings.data_dir / "database_pull"
+    folder.mkdir()
+    password = secrets.token_hex(12)
+    os.environ[PULL_PASSWORD_ENV] = password
+    with postgres_server(password) as server:
+        started = time.perf_counter()
+        rows = fill_database(
+            server.url.replace("crm@", f"crm:{password}@"), settings.warehouse_path
+        )
+        fill_seconds = time.perf_counter() - started
+        source = {"kind": "database", "url": server.url, "password_env": PULL_PASSWORD_ENV}
+        config = {
+            "first_partition_date": first_day.isoformat(),
+            "sources": {PULL_SOURCE: {**source, "tables": TABLES}},
+        }
+        (folder / "crm-mart.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        shop = load_settings(folder)
+        instance = dg.DagsterInstance.ephemeral()
+        memory = PeakMemory()
+        started = time.perf_counter()
+        with memory:
+            result = dg.materialize(
+                [*build_pull_assets(shop), *build_raw_assets(pulled_keys(shop))],
+                resources={
+                    "warehouse": Warehouse(data_dir=str(shop.data_dir)),
+                    "dlt": DagsterDltResource(),
+                },
+                selection=dg.AssetSelection.groups("ingest"),
+                instance=instance,
+                raise_on_error=False,
+            )
+        wall = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit("the benchmark's pull from PostgreSQL failed; see the log above")
+    steps = dict(_step_seconds(instance, result.run_id))
+    pulled = {e: n for e, n in _raw_rows(shop.warehouse_path).items() if e in TABLES}
+    if pulled != rows:
+        raise SystemExit(f"the pull loaded {pulled} rows of the database's {rows}")
+    total = sum(rows.values())
+    pull_seconds = steps[f"pull__{PULL_SOURCE}"]
+    load_seconds = sum(_entity_seconds(steps, e) for e in TABLES)
+    file_seconds = sum(_entity_seconds(file_steps, e) for e in TABLES)
+    from_files = sum(file_rows[e] for e in TABLES)
+    return {
+        "rows": rows,
+        "fill_seconds": round(fill_seconds, 2),
+        "pull_seconds": pull_seconds,
+        "load_seconds": round(load_seconds, 2),
+        "wall_seconds": round(wall, 2),
+        "pull_rows_per_second": round(total / pull_seconds),
+        "pull_and_load_rows_per_second": round(total / (pull_seconds + load_seconds)),
+        "peak_memory_mb": round(memory.peak_mb, 1),
+        "files": {
+            "rows": from_files,
+            "seconds": round(file_seconds, 2),
+            "rows_per_second": round(from_files / file_seconds),
+        },
+    }
+
+
 def _reusable_shop(settings: Settings, cfg: ShopConfig) -> dict[str, Any] | None:
     """The summary of the shop an earlier run generated here with the same settings, if any."""
     held = settings.data_dir / HELD_BACK
@@ -286,12 +383,15 @@ def run_benchmark(
     with memory:  # the pipeline's memory, not the generator's
         # the first load: the whole history in one run of the job a user runs
         full = _timed_run(history_end, data_dir)
+        file_steps = full.pop("steps")
         rows_before, cutoffs_before = _raw_rows(warehouse), _labelled_churn_cutoffs(warehouse)
+        file_rows = rows_before
         full_build = summarise(full, sum(rows_before.values()))
         daily_runs = []
         for day in daily_days:
             _land_held_back_days(held, landing, day)
             timings = _timed_run(day, data_dir)
+            timings.pop("steps")
             rows_after, cutoffs_after = _raw_rows(warehouse), _labelled_churn_cutoffs(warehouse)
             rows = {e: rows_after[e] - rows_before[e] for e in ENTITY_NAMES}
             run = {"day": day, **summarise(timings, sum(rows.values())), "rows": rows}
@@ -302,6 +402,9 @@ def run_benchmark(
     shutil.rmtree(held)
     definitions_seconds = _definitions_load_seconds(data_dir)
     weekly_report = _weekly_report(settings)
+    # the files the first load read, and the days after it, are in the warehouse: a
+    # database holds the newest version of each row
+    database_pull = _timed_pull(settings, cfg.start, file_steps, file_rows)
     assert generated is not None  # generated above, or the reused shop's summary
 
     return {
@@ -319,6 +422,7 @@ def run_benchmark(
         "peak_memory_mb": round(memory.peak_mb, 1),
         "definitions_load_seconds": round(definitions_seconds, 2),
         "weekly_report": weekly_report,
+        "database_pull": database_pull,
         # the warehouse and the marts' file beside it (and on Spark, its tables and sources)
         "warehouse_mb": round(
             sum(
@@ -383,8 +487,31 @@ def format_report(report: dict[str, Any]) -> str:
         "(the sample shop of an earlier run was reused)"
         if report["shop_reused"]
         else f"(generating the shop took {report['generate_seconds']:.0f}s, not timed)",
+        "",
+        *pull_lines(report["database_pull"]),
     ]
     return "\n".join(lines)
+
+
+def pull_lines(pull: dict[str, Any]) -> list[str]:
+    """The first pull from PostgreSQL beside the load of the same entities from files."""
+    if "skipped" in pull:
+        return [f"first pull from PostgreSQL: not timed ({pull['skipped']})"]
+    rows = sum(pull["rows"].values())
+    files = pull["files"]
+    load_rate = round(rows / pull["load_seconds"]) if pull["load_seconds"] else 0
+    return [
+        f"first pull from PostgreSQL of {', '.join(pull['rows'])}: {rows:,} rows "
+        f"(filling the database took {pull['fill_seconds']:.0f}s, not timed)",
+        f"  {'pull (dlt: database to Parquet)':<40}{pull['pull_seconds']:>8.1f} s"
+        f"{pull['pull_rows_per_second']:>12,} rows/s",
+        f"  {'load of the pulled files':<40}{pull['load_seconds']:>8.1f} s{load_rate:>12,} rows/s",
+        f"  {'pull and load':<40}{pull['pull_seconds'] + pull['load_seconds']:>8.1f} s"
+        f"{pull['pull_and_load_rows_per_second']:>12,} rows/s",
+        f"  {'the first load of their files':<40}{files['seconds']:>8.1f} s"
+        f"{files['rows_per_second']:>12,} rows/s ({files['rows']:,} rows: every version)",
+        f"  peak memory of the pull and its load: {pull['peak_memory_mb']:,.0f} MB",
+    ]
 
 
 def scaling_lines(report: dict[str, Any], others: list[dict[str, Any]]) -> list[str]:

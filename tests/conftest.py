@@ -1,6 +1,8 @@
 """Shared fixtures: a throw-away CRM_DATA_DIR with a landing zone and a warehouse."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +18,8 @@ from dagster_project.resources import open_warehouse
 from dagster_project.settings import Settings, load_settings
 from dagster_project.transform.project import prepare
 
+# the folder goes when the process ends (each pytest-xdist worker has one of its own)
+atexit.register(shutil.rmtree, os.environ["CRM_DATA_DIR"], ignore_errors=True)
 prepare()  # the dbt manifest the definitions are built from, as crm-mart does before loading them
 
 

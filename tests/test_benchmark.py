@@ -3,6 +3,7 @@
 import json
 from datetime import timedelta
 
+import duckdb
 import pytest
 
 from dagster_project.benchmark import (
@@ -73,8 +74,31 @@ def test_benchmark_reports_every_figure(tmp_path, monkeypatch):
     page = tmp_path / "bench" / "300" / "reports" / f"{report['weekly_report']['week']}.html"
     assert report["weekly_report"]["bytes"] == page.stat().st_size
     assert report["weekly_report"]["seconds"] > 0
+    # a first pull from PostgreSQL of what a shop's database holds: the newest version of
+    # each customer and order, every order line; beside the first load of their files
+    with duckdb.connect(str(tmp_path / "bench" / "300" / "warehouse.duckdb"), read_only=True) as c:
+        counts = {
+            "customers": "count(distinct customer_id)",
+            "orders": "count(distinct order_id)",
+            "order_items": "count(*)",
+        }
+        newest = {e: c.execute(f"select {n} from raw.{e}").fetchone()[0] for e, n in counts.items()}
+    pull = report["database_pull"]
+    assert pull["rows"] == newest and newest["orders"] < report["rows"]["orders"]
+    rows = sum(newest.values())
+    assert pull["pull_seconds"] > 0 and pull["load_seconds"] > 0
+    assert pull["pull_rows_per_second"] == round(rows / pull["pull_seconds"])
+    assert pull["pull_and_load_rows_per_second"] == round(
+        rows / (pull["pull_seconds"] + pull["load_seconds"])
+    )
+    first_load = {
+        e: report["rows"][e] - sum(run["rows"][e] for run in report["daily_runs"]) for e in newest
+    }
+    assert pull["files"]["rows"] == sum(first_load.values())
+    assert 0 < pull["files"]["seconds"] <= report["full_build"]["phases"]["ingest"]["seconds"]
     printed = format_report(report)
     assert f"weekly report {report['weekly_report']['week']}: " in printed
+    assert f"first pull from PostgreSQL of customers, orders, order_items: {rows:,} rows" in printed
     for run in report["daily_runs"]:
         assert f"daily run {run['day']} / full build: " in printed
 

@@ -16,87 +16,23 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 import sqlalchemy as sa
 import yaml
 from dagster_dlt import DagsterDltResource
 
 from dagster_project.ingest.assets import build_raw_assets
-from dagster_project.ingest.contract import ENTITIES, TIMESTAMP
 from dagster_project.ingest.sources import build_pull_assets, pulled_keys
 from dagster_project.resources import Warehouse, open_warehouse
+from dagster_project.sample_shop.database import TABLES, fill_database, newest_rows, postgres_server
 from dagster_project.sample_shop.generator import ShopConfig
 from dagster_project.settings import load_settings
 from tests.dbt.helpers import load_shop
-from tests.postgres import postgres_server
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "s3cret"
 SHOP = ShopConfig(customers=150, days=30)
-# the shop's words for an order's status, by code, and the contract's for them
-STATUS_CODES = {
-    "created": (10, "NEW"),
-    "paid": (20, "PAID"),
-    "shipped": (30, "SENT"),
-    "completed": (40, "DONE"),
-    "cancelled": (50, "VOID"),
-    "refunded": (60, "REFUND"),
-    "partially_refunded": (61, "PART_REFUND"),
-}
-TABLES = {
-    "customers": {
-        "table": "members",
-        "cursor": "changed",
-        "columns": {
-            "customer_id": "member_no", "email": "mail", "phone": "mobile", "gender": "sex",
-            "birth_date": "birthday", "country": "country", "province": "province",
-            "city": "city", "city_tier": "city_tier", "registered_at": "signup",
-            "acquisition_channel": "source", "email_opt_in": "email_ok", "sms_opt_in": "sms_ok",
-            "push_opt_in": "push_ok", "updated_at": "changed",
-        },
-    },
-    "orders": {
-        "table": "shop_orders",
-        "cursor": "modified",
-        "columns": {
-            "order_id": "id", "customer_id": "buyer", "email": "buyer_mail",
-            "phone": "buyer_mobile",
-            "status": "(select s.label from order_status as s where s.code = shop_orders.status_code)",
-            "created_at": "created", "paid_at": "paid", "currency": "currency",
-            "order_total": "total", "discount_total": "discount", "shipping_total": "shipping",
-            "refund_total": "refunded", "channel": "channel", "promotion_type": "promotion",
-            "updated_at": "modified",
-        },
-        "values": {"status": {label: status for status, (_, label) in STATUS_CODES.items()}},
-    },
-    "order_items": {
-        "table": "order_lines",
-        "cursor": "inserted",
-        "columns": {
-            "order_id": "order_id", "line_number": "line_no", "sku": "sku",
-            "category": "category", "product_name": "title", "quantity": "qty",
-            "unit_price": "price", "line_total": "amount",
-        },
-    },
-}  # fmt: skip
-RENAMES = {
-    entity: {contract: shop for contract, shop in mapping["columns"].items() if shop.isidentifier()}
-    for entity, mapping in TABLES.items()
-}
-
-
-def newest_rows(entity: str) -> str:
-    """SQL: the newest version of each of the entity's rows in raw, as the shop's database
-    holds it."""
-    keys = {"customers": "customer_id", "orders": "order_id"}
-    if entity not in keys:
-        return f"select * from raw.{entity}"
-    return (
-        f"select * from raw.{entity} qualify row_number() over "
-        f"(partition by {keys[entity]} order by updated_at desc, _loaded_at desc) = 1"
-    )
 
 
 def contract_rows(conn, entity: str, where: str = "true") -> list[tuple]:
@@ -107,29 +43,6 @@ def contract_rows(conn, entity: str, where: str = "true") -> list[tuple]:
         ).fetchall(),
         key=repr,
     )
-
-
-def fill_database(engine: sa.Engine, files_warehouse: Path) -> None:
-    """The shop's tables: the newest version of every customer and order, every order line."""
-    with duckdb.connect(str(files_warehouse), read_only=True) as conn:
-        frames = {
-            entity: conn.execute(newest_rows(entity)).df()[list(TABLES[entity]["columns"])]
-            for entity in TABLES
-        }
-    orders = frames["orders"]
-    orders["status"] = orders["status"].map({s: code for s, (code, _) in STATUS_CODES.items()})
-    frames["orders"] = orders.rename(columns={"status": "status_code"})
-    frames["order_items"]["inserted"] = datetime(2026, 1, 1, tzinfo=UTC)
-    with engine.begin() as db:
-        db.execute(sa.text("create table order_status (code int primary key, label text)"))
-        for code, label in STATUS_CODES.values():
-            db.execute(sa.text(f"insert into order_status values ({code}, '{label}')"))
-    for entity, frame in frames.items():
-        for column in ENTITIES[entity].columns:  # timestamps as a database keeps them: with zone
-            if column.kind == TIMESTAMP and column.name in frame:
-                frame[column.name] = frame[column.name].dt.tz_localize("UTC")
-        frame = frame.rename(columns=RENAMES[entity])
-        frame.to_sql(TABLES[entity]["table"], engine, index=False)
 
 
 def pull_and_load(settings) -> dg.ExecuteInProcessResult:
@@ -159,7 +72,7 @@ def test_a_shop_database_is_pulled_incrementally_into_the_raw_tables(tmp_path, m
     monkeypatch.setenv("SHOP_DB_PASSWORD", PASSWORD)
     with postgres_server(PASSWORD) as server:
         engine = sa.create_engine(server.url.replace("crm@", f"crm:{PASSWORD}@"))
-        fill_database(engine, files.warehouse_path)
+        fill_database(server.url.replace("crm@", f"crm:{PASSWORD}@"), files.warehouse_path)
         config = {
             "first_partition_date": SHOP.start.isoformat(),
             "sources": {
@@ -228,7 +141,8 @@ def test_a_pull_whose_server_dies_fails_naming_the_host_and_the_retry_duplicates
         with engine.begin() as db:
             db.execute(sa.text(
                 "create table shop_orders as select 'O' || n as id, 'paid' as state, "
-                "timestamptz '2026-11-01 10:00+00' + n * interval '1 second' as modified "
+                "timestamptz '2026-11-01 10:00+00' + n * interval '1 second' as modified, "
+                "cast(n * 1.25 as numeric(12, 2)) as total "
                 "from generate_series(1, 3000) as n"))  # fmt: skip
         slow = "id || left(pg_sleep(0.001)::text, 0)"  # a millisecond per row: a pull of 3 s
         tables = {
@@ -236,7 +150,7 @@ def test_a_pull_whose_server_dies_fails_naming_the_host_and_the_retry_duplicates
                 "table": "shop_orders", "cursor": "modified",
                 "columns": {
                     "order_id": slow, "status": "state", "created_at": "modified",
-                    "currency": "'CNY'", "order_total": "1", "updated_at": "modified",
+                    "currency": "'CNY'", "order_total": "total", "updated_at": "modified",
                 },
             },
         }  # fmt: skip
@@ -265,9 +179,50 @@ def test_a_pull_whose_server_dies_fails_naming_the_host_and_the_retry_duplicates
         time.sleep(0.5)
         assert pull_and_load(settings).success
         with open_warehouse(settings, read_only=True) as pulled:
+            # totals of 1.25 to 3,750.00: their digits grow from batch to batch of 100 rows,
+            # and each keeps its value; 1.25 x (1 + ... + 3000) = 1.25 x 4,501,500
             assert pulled.execute(
-                "select count(*), count(distinct order_id) from raw.orders"
-            ).fetchone() == (3000, 3000)
+                "select count(*), count(distinct order_id), sum(order_total) from raw.orders"
+            ).fetchone() == (3000, 3000, Decimal("5626875.00"))
+
+
+def test_a_database_connectorx_does_not_read_is_pulled_through_its_sqlalchemy_driver(tmp_path):
+    """PostgreSQL is read by ConnectorX; any other database row by row through SQLAlchemy:
+    here SQLite, in batches of 100 rows whose amounts gain digits from batch to batch."""
+    shop_db = tmp_path / "shop.sqlite"
+    with sa.create_engine(f"sqlite:///{shop_db}").begin() as db:
+        db.execute(sa.text("create table shop_orders (id text, total numeric, modified text)"))
+        for n in range(1, 251):
+            db.execute(
+                sa.text("insert into shop_orders values (:id, :total, :modified)"),
+                {"id": f"O{n}", "total": n * 1.25, "modified": f"2026-11-01 10:{n // 60:02}:{n % 60:02}"},
+            )  # fmt: skip
+    tables = {
+        "orders": {
+            "table": "shop_orders", "cursor": "modified",
+            "columns": {
+                "order_id": "id", "status": "'paid'", "created_at": "modified",
+                "currency": "'CNY'", "order_total": "total", "updated_at": "modified",
+            },
+        },
+    }  # fmt: skip
+    config = {
+        "first_partition_date": "2026-11-01",
+        "sources": {"shop_db": {
+            "kind": "database", "url": f"sqlite:///{shop_db}", "chunk_size": 100, "tables": tables,
+        }},
+    }  # fmt: skip
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "crm-mart.yml").write_text(yaml.safe_dump(config))
+    settings = load_settings(data)
+    assert pulled_metadata(pull_and_load(settings), "shop_db", "orders")["rows_pulled"].value == 250
+    with open_warehouse(settings, read_only=True) as pulled:
+        # 1.25 x (1 + ... + 250) = 1.25 x 31,375; a time without an offset is store time,
+        # Asia/Shanghai's by default: 10:04:10 there is 02:04:10 UTC
+        assert pulled.execute(
+            "select count(distinct order_id), sum(order_total), max(updated_at) from raw.orders"
+        ).fetchone() == (250, Decimal("39218.75"), datetime(2026, 11, 1, 2, 4, 10))
 
 
 def test_crm_mart_run_pulls_before_loading_and_status_shows_each_sources_cursor(
@@ -279,8 +234,7 @@ def test_crm_mart_run_pulls_before_loading_and_status_shows_each_sources_cursor(
     for entity in ("sessions", "events"):  # the rest comes from the database
         shutil.copytree(files.landing_dir / entity, shop / "landing" / entity)
     with postgres_server(PASSWORD) as server:
-        engine = sa.create_engine(server.url.replace("crm@", f"crm:{PASSWORD}@"))
-        fill_database(engine, files.warehouse_path)
+        fill_database(server.url.replace("crm@", f"crm:{PASSWORD}@"), files.warehouse_path)
         config = {
             "first_partition_date": SHOP.start.isoformat(),
             "step_max_retries": 0,
