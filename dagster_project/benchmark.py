@@ -275,9 +275,7 @@ def _timed_pull(
     os.environ[PULL_PASSWORD_ENV] = password
     with postgres_server(password) as server:
         started = time.perf_counter()
-        rows = fill_database(
-            server.url.replace("crm@", f"crm:{password}@"), settings.warehouse_path
-        )
+        rows = fill_database(server.login(password), settings.warehouse_path)
         fill_seconds = time.perf_counter() - started
         source = {"kind": "database", "url": server.url, "password_env": PULL_PASSWORD_ENV}
         config = {

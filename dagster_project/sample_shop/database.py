@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 # the shop's words for an order's status, by code, and the contract's status for each
 STATUS_CODES = {
@@ -157,6 +158,10 @@ class Server:
     def url(self) -> str:
         return f"postgresql://crm@127.0.0.1:{self.port}/shop"
 
+    def login(self, password: str, database: str = "shop") -> str:
+        """The URL with the password in it, quoted, for a program that connects."""
+        return f"postgresql://crm:{quote(password, safe='')}@127.0.0.1:{self.port}/{database}"
+
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
         """A server program as the user that owns the cluster."""
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -205,8 +210,7 @@ def postgres_server(password: str) -> Iterator[Server]:
             f"--pwfile={pwfile}", "--no-sync",
         )  # fmt: skip
         server.start()
-        admin = f"postgresql://crm:{password}@127.0.0.1:{server.port}/postgres"
-        with psycopg.connect(admin, autocommit=True) as db:
+        with psycopg.connect(server.login(password, "postgres"), autocommit=True) as db:
             db.execute("create database shop")
         yield server
     finally:

@@ -31,7 +31,7 @@ from tests.dbt.helpers import load_shop
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "s3cret"
+PASSWORD = "p@ss%w/rd:x?#"  # what a URL must quote
 SHOP = ShopConfig(customers=150, days=30)
 
 
@@ -71,8 +71,8 @@ def test_a_shop_database_is_pulled_incrementally_into_the_raw_tables(tmp_path, m
     data.mkdir()
     monkeypatch.setenv("SHOP_DB_PASSWORD", PASSWORD)
     with postgres_server(PASSWORD) as server:
-        engine = sa.create_engine(server.url.replace("crm@", f"crm:{PASSWORD}@"))
-        fill_database(server.url.replace("crm@", f"crm:{PASSWORD}@"), files.warehouse_path)
+        engine = sa.create_engine(server.login(PASSWORD))
+        fill_database(server.login(PASSWORD), files.warehouse_path)
         config = {
             "first_partition_date": SHOP.start.isoformat(),
             "sources": {
@@ -137,7 +137,7 @@ def test_a_pull_whose_server_dies_fails_naming_the_host_and_the_retry_duplicates
 ):
     monkeypatch.setenv("SHOP_DB_PASSWORD", PASSWORD)
     with postgres_server(PASSWORD) as server:
-        engine = sa.create_engine(server.url.replace("crm@", f"crm:{PASSWORD}@"))
+        engine = sa.create_engine(server.login(PASSWORD))
         with engine.begin() as db:
             db.execute(sa.text(
                 "create table shop_orders as select 'O' || n as id, 'paid' as state, "
@@ -234,7 +234,7 @@ def test_crm_mart_run_pulls_before_loading_and_status_shows_each_sources_cursor(
     for entity in ("sessions", "events"):  # the rest comes from the database
         shutil.copytree(files.landing_dir / entity, shop / "landing" / entity)
     with postgres_server(PASSWORD) as server:
-        fill_database(server.url.replace("crm@", f"crm:{PASSWORD}@"), files.warehouse_path)
+        fill_database(server.login(PASSWORD), files.warehouse_path)
         config = {
             "first_partition_date": SHOP.start.isoformat(),
             "step_max_retries": 0,
