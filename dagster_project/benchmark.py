@@ -249,7 +249,7 @@ PULL_PASSWORD_ENV = "BENCH_SHOP_DB_PASSWORD"  # not CRM_*: those are settings
 
 def _entity_seconds(steps: dict[str, float], entity: str) -> float:
     """The seconds of an entity's raw asset and its checks (raw__orders, raw__orders_...)."""
-    return sum(s for step, s in steps.items() if step.split("__", 1)[-1].startswith(entity))
+    return sum(s for step, s in steps.items() if step.startswith(f"raw__{entity}"))
 
 
 def _timed_pull(

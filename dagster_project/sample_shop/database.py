@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from dagster_project.ingest.contract import ENTITIES
+
 # the shop's words for an order's status, by code, and the contract's status for each
 STATUS_CODES = {
     "created": (10, "NEW"),
@@ -69,17 +71,18 @@ TABLES: dict[str, dict[str, Any]] = {
         },
     },
 }  # fmt: skip
-KEYS = {"customers": "customer_id", "orders": "order_id"}  # versioned entities and their key
 
 
 def newest_rows(entity: str) -> str:
     """SQL on a warehouse: the newest version of each of the entity's raw rows, which is all a
-    shop's database holds of it."""
-    if entity not in KEYS:
+    shop's database holds of it (an entity whose contract key has updated_at has versions)."""
+    key = ENTITIES[entity].key
+    if "updated_at" not in key:
         return f"select * from raw.{entity}"
     return (
-        f"select * from raw.{entity} qualify row_number() over "
-        f"(partition by {KEYS[entity]} order by updated_at desc, _loaded_at desc) = 1"
+        f"select * from raw.{entity} qualify row_number() over (partition by "
+        f"{', '.join(c for c in key if c != 'updated_at')} "
+        "order by updated_at desc, _loaded_at desc) = 1"
     )
 
 
@@ -120,11 +123,12 @@ def fill_database(url: str, warehouse: Path) -> dict[str, int]:
             db.execute(f"create table {mapping['table']} ({columns})")
             csv = Path(tmp) / f"{entity}.csv"
             conn.execute(f"copy ({query}) to '{csv}' (header false)")
+            cursor = db.cursor()
             into = f"copy {mapping['table']} from stdin (format csv)"
-            with db.cursor().copy(into) as copy, csv.open("rb") as f:
+            with cursor.copy(into) as copy, csv.open("rb") as f:
                 while block := f.read(1 << 20):
                     copy.write(block)
-            rows[entity] = conn.execute(f"select count(*) from ({query})").fetchone()[0]  # type: ignore[index]
+            rows[entity] = cursor.rowcount  # the rows COPY wrote
     return rows
 
 
